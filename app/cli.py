@@ -1,0 +1,115 @@
+"""The ``upload-signer`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(".data/swift")
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().removesuffix("ib").removesuffix("b")
+    factor = units.get(text[-1:], 1)
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        value = int(number) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 10485760 or 10M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("size must be positive")
+    return value
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+def run_storage(args: argparse.Namespace) -> int:
+    """Run a real single-node Swift in the foreground until SIGINT/SIGTERM."""
+    from .embedded.node import EmbeddedSwift, EmbeddedSwiftError
+
+    node = EmbeddedSwift(
+        args.data_dir, port=args.port, host=args.host, max_file_size=args.max_file_size
+    )
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        credentials = node.start()
+        for name, value in credentials.as_env().items():
+            print(f"{name}={value}", flush=True)
+        print(
+            f"Swift is running at {node.url} (data in {node.data_dir}); Ctrl-C stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
+        while True:
+            node.raise_if_dead()
+            time.sleep(0.5)
+    except _Stop:
+        return 0
+    except EmbeddedSwiftError as exc:
+        print(f"upload-signer storage: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        node.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="upload-signer",
+        description="Signs Swift TempURLs so browsers upload straight to object storage.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    storage = commands.add_parser(
+        "storage", help="run a real single-node OpenStack Swift on 127.0.0.1 (development, tests)"
+    )
+    storage.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"where objects, rings and configs live (default {DEFAULT_DATA_DIR})",
+    )
+    storage.add_argument("--port", type=int, default=8080, help="proxy port (default 8080)")
+    storage.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    storage.add_argument(
+        "--max-file-size",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="largest single object, e.g. 10M (default: Swift's 5 GiB)",
+    )
+    storage.set_defaults(run=run_storage)
+
+    dev = commands.add_parser(
+        "dev", help="run Swift, the API and the frontend together for local development"
+    )
+    dev.add_argument("--data-dir", type=Path, default=Path(".data"))
+    dev.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT", 8000)))
+    dev.add_argument(
+        "--frontend-port", type=int, default=int(os.environ.get("FRONTEND_PORT", 8001))
+    )
+    dev.add_argument("--storage-port", type=int, default=int(os.environ.get("STORAGE_PORT", 8080)))
+    dev.add_argument("--workers", type=int, default=2)
+    dev.set_defaults(run=lambda args: __import__("app.devserver").devserver.run_dev(args))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Settings, read once from the environment and validated before the service starts.
+
+Every problem raises :class:`ConfigError` with one line that names the variable, so start-up can
+print it and stop instead of dumping a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DIGESTS = ("sha256", "sha512", "sha1")
+MIN_TOKEN_LENGTH = 16
+TTL_BOUNDS = {"TEMPURL_TTL": (1, 86_400), "DOWNLOAD_TTL": (1, 7 * 86_400)}
+
+
+class ConfigError(ValueError):
+    """A missing or invalid setting; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class SwiftV1Auth:
+    """Swift v1 auth (tempauth, swauth): the variables the ``swift`` CLI uses."""
+
+    auth_url: str
+    user: str
+    key: str = field(repr=False)
+
+    provider = "swift-v1"
+
+    @property
+    def secret(self) -> str:
+        return self.key
+
+
+StorageAuth = SwiftV1Auth  # Rackspace identity and Keystone v3 join this union.
+
+
+def _swift_v1(env: Mapping[str, str]) -> SwiftV1Auth | None:
+    return _complete_set(env, ("ST_AUTH", "ST_USER", "ST_KEY"), SwiftV1Auth)
+
+
+# Provider loaders in priority order: the first complete set of variables wins.
+STORAGE_LOADERS = (_swift_v1,)
+
+
+def _complete_set(env: Mapping[str, str], names: tuple[str, ...], build: type) -> object | None:
+    values = [env.get(name, "").strip() for name in names]
+    if not any(values):
+        return None
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        given = ", ".join(name for name, value in zip(names, values, strict=True) if value)
+        raise ConfigError(f"{missing[0]} is not set (needed with {given})")
+    if names[0] == "ST_AUTH":
+        _check_url("ST_AUTH", values[0])
+    return build(*values)
+
+
+def _check_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+
+
+def load_storage_auth(env: Mapping[str, str]) -> StorageAuth:
+    for loader in STORAGE_LOADERS:
+        auth = loader(env)
+        if auth is not None:
+            return auth
+    raise ConfigError(
+        "no storage credentials: set ST_AUTH, ST_USER and ST_KEY "
+        "(or run `upload-signer storage` for a local Swift)"
+    )
+
+
+_ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$"
+)
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    origins = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        if "*" in item:
+            raise ConfigError("CORS_ORIGINS must list exact origins; wildcards are not allowed")
+        origin = item.rstrip("/")
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"CORS_ORIGINS entry {item!r} is not an origin like https://app.example.com"
+            )
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
+
+
+def parse_tokens(raw: str) -> tuple[str, ...]:
+    tokens = tuple(filter(None, (part.strip() for part in raw.split(","))))
+    if not tokens:
+        raise ConfigError("API_TOKENS is not set: give at least one bearer token")
+    for token in tokens:
+        if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
+            raise ConfigError(
+                f"API_TOKENS entries must be at least {MIN_TOKEN_LENGTH} characters without spaces"
+            )
+    return tokens
+
+
+def parse_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def parse_float(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
+_CONTAINER = re.compile(r"^[^/\x00-\x1f\x7f]{1,256}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageAuth
+    api_tokens: tuple[str, ...] = field(repr=False)
+    container: str = "uploads"
+    cors_origins: tuple[str, ...] = ()
+    tempurl_ttl: int = 900
+    download_ttl: int = 3600
+    tempurl_key: str | None = field(default=None, repr=False)
+    tempurl_digest: str = "sha256"
+    storage_timeout: float = 10.0
+    ready_cache_seconds: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        container = env.get("UPLOAD_CONTAINER", "").strip() or "uploads"
+        if not _CONTAINER.match(container) or len(container.encode()) > 256:
+            raise ConfigError(
+                "UPLOAD_CONTAINER must be 1-256 bytes with no '/' or control characters"
+            )
+        digest = env.get("TEMPURL_DIGEST", "").strip().lower() or "sha256"
+        if digest not in DIGESTS:
+            raise ConfigError(f"TEMPURL_DIGEST must be one of {', '.join(DIGESTS)}, got {digest!r}")
+        key = env.get("TEMPURL_KEY", "").strip() or None
+        if key is not None and len(key) < MIN_TOKEN_LENGTH:
+            raise ConfigError(f"TEMPURL_KEY must be at least {MIN_TOKEN_LENGTH} characters")
+        return cls(
+            storage=load_storage_auth(env),
+            api_tokens=parse_tokens(env.get("API_TOKENS", "")),
+            container=container,
+            cors_origins=parse_origins(env.get("CORS_ORIGINS", "")),
+            tempurl_ttl=parse_int(env, "TEMPURL_TTL", 900, *TTL_BOUNDS["TEMPURL_TTL"]),
+            download_ttl=parse_int(env, "DOWNLOAD_TTL", 3600, *TTL_BOUNDS["DOWNLOAD_TTL"]),
+            tempurl_key=key,
+            tempurl_digest=digest,
+            storage_timeout=parse_float(env, "STORAGE_TIMEOUT", 10.0, 0.1, 300.0),
+            ready_cache_seconds=parse_float(env, "READY_CACHE_SECONDS", 2.0, 0.0, 300.0),
+        )

@@ -1,0 +1,43 @@
+"""The storage layer: the only code that talks to the object store.
+
+The Flask side sees :class:`ObjectStore` and nothing else, so another provider (Rackspace
+identity, Keystone v3, pyrax) is one more class that fulfils it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..config import Settings, StorageAuth
+
+
+class StorageError(RuntimeError):
+    """A storage call failed. The message is safe to show: no token, key or signature in it."""
+
+
+class ObjectStore(Protocol):
+    def authenticate(self) -> None:
+        """Get a token (again); raise StorageError when storage refuses or is unreachable."""
+
+    @property
+    def public_url(self) -> str:
+        """Storage URL browsers reach, e.g. ``https://storage.example/v1/AUTH_x``; signs URLs."""
+
+    def container_metadata(self, container: str) -> dict[str, str] | None:
+        """Lower-cased headers of the container, or None if it does not exist."""
+
+    def create_container(self, container: str, headers: dict[str, str]) -> None: ...
+
+    def update_container(self, container: str, headers: dict[str, str]) -> None: ...
+
+    def tempurl_keys(self) -> tuple[str | None, str | None]:
+        """The account's ``Temp-URL-Key`` and ``Temp-URL-Key-2``."""
+
+    def set_tempurl_keys(self, key: str, key2: str | None) -> None: ...
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    from .swift import SwiftStore
+
+    auth: StorageAuth = settings.storage
+    return SwiftStore(auth, timeout=settings.storage_timeout)
