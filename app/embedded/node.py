@@ -149,7 +149,20 @@ class EmbeddedSwift:
             builder.get_ring().save(str(self.etc / f"{kind}.ring.gz"))
 
     # -- lifecycle -----------------------------------------------------------------------
+    def _check_port_free(self) -> None:
+        # Swift binds with SO_REUSEPORT: a second proxy would silently share a busy port.
+        with socket.socket() as sock:
+            # SO_REUSEADDR still refuses a live listener, but not a port left in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, self.port))
+            except OSError:
+                raise EmbeddedSwiftError(
+                    f"port {self.port} on {self.host} is already in use"
+                ) from None
+
     def start(self, timeout: float = 60.0) -> Credentials:
+        self._check_port_free()
         for directory in (self.etc, self.devices / "d1", self.logs, self.data_dir / "cache"):
             directory.mkdir(parents=True, exist_ok=True)
         values = _load_secrets(self.etc / "secrets.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
@@ -18,7 +19,11 @@ def _describe(exc: Exception) -> str:
     """A one-line reason that never carries the token or a signed URL."""
     if isinstance(exc, ClientException):
         if exc.http_status is not None:
-            return f"storage answered {exc.http_status} {exc.http_reason or ''}".strip()
+            try:
+                phrase = HTTPStatus(exc.http_status).phrase
+            except ValueError:
+                phrase = exc.http_reason or ""
+            return f"storage answered {exc.http_status} {phrase}".strip()
         return "storage unreachable"
     return f"storage unreachable ({type(exc).__name__})"
 
