@@ -1,0 +1,78 @@
+"""`upload-signer dev` (what `make run` starts): the whole stack up, usable, and fully stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from app.embedded.node import free_port
+from tests.servers import BIN, ROOT
+from tests.test_cli import _wait_gone
+
+
+@pytest.fixture
+def dev_stack(tmp_path):
+    ports = {"api": free_port(), "frontend": free_port(), "storage": free_port()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "API_TOKENS", "CORS_"))}
+    options = [f"--{name}-port={port}" for name, port in ports.items()]
+    process = subprocess.Popen(
+        [
+            str(BIN / "upload-signer"),
+            "dev",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--workers=1",
+            *options,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "Ctrl-C stops everything." not in lines:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+        yield process, lines, ports
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.stdout.close()
+
+
+def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tmp_path):
+    process, lines, ports = dev_stack
+    printed = dict(line.split(":", 1) for line in lines if line.startswith(("API:", "Token:")))
+    api, token = printed["API"].strip(), printed["Token"].strip()
+    assert api == f"http://127.0.0.1:{ports['api']}"
+    answer = requests.post(
+        api + "/uploads",
+        json={"filename": "dev.txt"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    assert answer["upload_url"].startswith(f"http://127.0.0.1:{ports['storage']}/v1/")
+    assert requests.put(
+        answer["upload_url"], data=b"dev", headers=answer["upload_headers"], timeout=10
+    ).ok
+    assert requests.get(answer["download_url"], timeout=10).content == b"dev"
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    assert _wait_gone(tmp_path / "data") == []
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api + "/healthz", timeout=5)
