@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 DIGESTS = ("sha256", "sha512", "sha1")
@@ -108,29 +109,17 @@ def parse_tokens(raw: str) -> tuple[str, ...]:
     return tokens
 
 
-def parse_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def parse_number(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type = int
+) -> Any:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def parse_float(
-    env: Mapping[str, str], name: str, default: float, low: float, high: float
-) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
     return value
@@ -171,10 +160,10 @@ class Settings:
             api_tokens=parse_tokens(env.get("API_TOKENS", "")),
             container=container,
             cors_origins=parse_origins(env.get("CORS_ORIGINS", "")),
-            tempurl_ttl=parse_int(env, "TEMPURL_TTL", 900, *TTL_BOUNDS["TEMPURL_TTL"]),
-            download_ttl=parse_int(env, "DOWNLOAD_TTL", 3600, *TTL_BOUNDS["DOWNLOAD_TTL"]),
+            tempurl_ttl=parse_number(env, "TEMPURL_TTL", 900, *TTL_BOUNDS["TEMPURL_TTL"]),
+            download_ttl=parse_number(env, "DOWNLOAD_TTL", 3600, *TTL_BOUNDS["DOWNLOAD_TTL"]),
             tempurl_key=key,
             tempurl_digest=digest,
-            storage_timeout=parse_float(env, "STORAGE_TIMEOUT", 10.0, 0.1, 300.0),
-            ready_cache_seconds=parse_float(env, "READY_CACHE_SECONDS", 2.0, 0.0, 300.0),
+            storage_timeout=parse_number(env, "STORAGE_TIMEOUT", 10.0, 0.1, 300.0, float),
+            ready_cache_seconds=parse_number(env, "READY_CACHE_SECONDS", 2.0, 0.0, 300.0, float),
         )
