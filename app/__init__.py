@@ -10,9 +10,10 @@ from flask_cors import CORS
 
 from .auth import TokenAuthenticator
 from .config import Settings
-from .errors import register_error_handlers
+from .errors import problem, register_error_handlers
 from .readiness import StorageState
-from .storage import open_store
+from .storage import StorageError, open_store
+from .webhooks import WebhookSender
 
 MAX_REQUEST_BYTES = 64 * 1024
 PREFLIGHT_MAX_AGE = 600
@@ -47,6 +48,13 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         supports_credentials=False,
     )
     register_error_handlers(app)
+    app.register_error_handler(
+        StorageError, lambda exc: problem(503, f"Storage failed: {exc}.", {"Retry-After": "5"})
+    )
+    if settings.webhook_url and settings.webhook_secret:
+        app.extensions["upload_signer.webhooks"] = WebhookSender(
+            settings.webhook_url, settings.webhook_secret
+        )
     from .api import bp
 
     app.register_blueprint(bp)

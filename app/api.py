@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import mimetypes
 import re
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .auth import require_auth
 from .errors import ApiError
 from .filenames import MAX_FILENAME_LENGTH, clean_filename
+from .plans import PlanError, plan_parts
 from .readiness import StorageState
+from .sessions import PartsMissing, UploadSessions
 from .signing import Signer, iso8601
+from .tickets import Ticket, TicketError
 
 bp = Blueprint("api", __name__)
 RETRY_AFTER = {"Retry-After": "5"}
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MIME_CHARS = r"[A-Za-z0-9!#$&^_.+-]+"
+ETAG = re.compile(r"^[0-9a-fA-F]{32}$")
 CONTENT_TYPE = re.compile(
     rf'^{_MIME_CHARS}/{_MIME_CHARS}(\s*;\s*{_MIME_CHARS}=({_MIME_CHARS}|"[^"\\\x00-\x1f]*"))*$'
 )
@@ -89,25 +95,159 @@ def upload_request() -> tuple[str, str, int | None]:
 @bp.post("/uploads")
 @require_auth
 def create_upload() -> Any:
-    filename, content_type, _size = upload_request()
+    filename, content_type, size = upload_request()
     signer = ready_signer()
-    settings = storage_state().settings
+    state = storage_state()
+    settings = state.settings
     object_name = str(uuid.uuid4())
     now = int(time.time())
     upload_expires = now + settings.tempurl_ttl
     download_expires = now + settings.download_ttl
+    ticket = Ticket(object_name, g.subject, filename, content_type, size)
+    limit = min(settings.segment_threshold, state.limits.max_file_size)
+    segmented = size is not None and size > limit
+    answer: dict[str, Any] = {"upload_id": "", "object_name": object_name}
+    if segmented:
+        try:
+            plan = plan_parts(size, settings.segment_size, state.limits.max_file_size,
+                              state.limits.max_manifest_segments)  # fmt: skip
+        except PlanError as exc:
+            raise ApiError(413, f"The file is too large for this store: {exc}.") from None
+        ticket = replace(ticket, part_size=plan.part_size)
+        answer |= {
+            "upload_id": state.tickets.issue(ticket),
+            "part_size": plan.part_size,
+            "part_count": plan.part_count,
+            "parts": sessions().part_urls(ticket, 1, upload_expires),
+            "upload_headers": {},
+        }
+    else:
+        answer |= {
+            "upload_id": state.tickets.issue(ticket),
+            "upload_url": signer.sign("PUT", object_name, upload_expires),
+            "upload_method": "PUT",
+            "upload_headers": {"Content-Type": content_type},
+        }
+    answer |= {
+        "download_url": signer.sign("GET", object_name, download_expires, filename=filename),
+        "expires_at": iso8601(upload_expires),
+        "download_expires_at": iso8601(download_expires),
+        "filename": filename,
+        "segmented": segmented,
+    }
     current_app.logger.info("signed upload %s for %s", object_name, g.subject)
-    response = jsonify(
-        object_name=object_name,
-        upload_url=signer.sign("PUT", object_name, upload_expires),
-        upload_method="PUT",
-        upload_headers={"Content-Type": content_type},
-        download_url=signer.sign("GET", object_name, download_expires, filename=filename),
-        expires_at=iso8601(upload_expires),
-        download_expires_at=iso8601(download_expires),
-        filename=filename,
-    )
+    response = jsonify(answer)
     response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def sessions() -> UploadSessions:
+    state = storage_state()
+    return UploadSessions(state.store, state.settings, ready_signer())
+
+
+def owned_ticket(upload_id: str) -> Ticket:
+    """The caller's own upload: 404 for an id this service did not issue, 403 for another's."""
+    ready_signer()
+    try:
+        ticket = storage_state().tickets.read(upload_id)
+    except TicketError:
+        raise ApiError(404, "Unknown or expired upload_id.") from None
+    if not hmac.compare_digest(ticket.subject.encode(), g.subject.encode()):
+        raise ApiError(403, "This upload belongs to another caller.")
+    return ticket
+
+
+@bp.get("/uploads/<upload_id>")
+@require_auth
+def upload_status(upload_id: str) -> Any:
+    ticket = owned_ticket(upload_id)
+    count = ticket.plan.part_count if ticket.plan else 1
+    stored = sessions().stored_parts(ticket)
+    missing = sorted(set(range(1, count + 1)) - set(stored))
+    return no_store(jsonify(upload_id=upload_id, object_name=ticket.object_name, part_count=count,
+                            stored_parts=stored, missing_parts=missing))  # fmt: skip
+
+
+@bp.get("/uploads/<upload_id>/parts")
+@require_auth
+def upload_parts(upload_id: str) -> Any:
+    ticket = owned_ticket(upload_id)
+    if ticket.plan is None:
+        raise ApiError(409, "This upload is a single PUT; it has no parts.")
+    raw = request.args.get("from", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= ticket.plan.part_count:
+        raise ApiError(400, f"'from' must be a part number from 1 to {ticket.plan.part_count}.",
+                       invalid_params=["from"])  # fmt: skip
+    expires = int(time.time()) + storage_state().settings.tempurl_ttl
+    parts = sessions().part_urls(ticket, int(raw), expires)
+    return no_store(jsonify(parts=parts, expires_at=iso8601(expires)))
+
+
+@bp.post("/uploads/<upload_id>/complete")
+@require_auth
+def complete_upload(upload_id: str) -> Any:
+    ticket = owned_ticket(upload_id)
+    pinned = pinned_etags(ticket)
+    try:
+        done = sessions().complete(ticket, pinned)
+    except PartsMissing as exc:
+        raise ApiError(409, f"The upload is not complete: {exc.detail}.",
+                       missing_parts=exc.numbers) from None  # fmt: skip
+    settings = storage_state().settings
+    expires = int(time.time()) + settings.download_ttl
+    event = {
+        "type": "upload.completed",
+        "upload_id": upload_id,
+        "object_name": done.object_name,
+        "size": done.size,
+        "etag": done.etag,
+        "content_type": done.content_type,
+        "filename": done.filename,
+        "subject": ticket.subject,
+        "container": settings.container,
+    }
+    webhooks = current_app.extensions.get("upload_signer.webhooks")
+    if webhooks is not None:
+        webhooks.send(event | {"completed_at": iso8601(int(time.time()))})
+    current_app.logger.info("completed upload %s for %s", done.object_name, g.subject)
+    download_url = ready_signer().sign("GET", done.object_name, expires, filename=done.filename)
+    return no_store(jsonify(upload_id=upload_id, object_name=done.object_name, size=done.size,
+                            etag=done.etag, content_type=done.content_type,
+                            filename=done.filename, download_url=download_url,
+                            download_expires_at=iso8601(expires)))  # fmt: skip
+
+
+@bp.delete("/uploads/<upload_id>")
+@require_auth
+def abort_upload(upload_id: str) -> Any:
+    ticket = owned_ticket(upload_id)
+    deleted = sessions().abort(ticket)
+    current_app.logger.info("aborted upload %s for %s (%d objects deleted)",
+                            ticket.object_name, g.subject, deleted)  # fmt: skip
+    return "", 204
+
+
+def pinned_etags(ticket: Ticket) -> dict[int, str]:
+    """The optional ``{"parts": [{"number", "etag"}]}`` body of a completion."""
+    if not request.get_data(cache=True):
+        return {}
+    parts = field(json_body(), "parts", list)
+    count = ticket.plan.part_count if ticket.plan else 1
+    pinned: dict[int, str] = {}
+    for item in parts or []:
+        number = item.get("number") if isinstance(item, dict) else None
+        etag = item.get("etag") if isinstance(item, dict) else None
+        if (not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= count
+                or not isinstance(etag, str) or not ETAG.match(etag.strip('"'))):  # fmt: skip
+            raise ApiError(400, "'parts' must be a list of {number, etag (md5 hex)} objects.",
+                           invalid_params=["parts"])  # fmt: skip
+        pinned[number] = etag.strip('"').lower()
+    return pinned
+
+
+def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
 

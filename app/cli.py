@@ -9,18 +9,16 @@ import sys
 import time
 from pathlib import Path
 
+from .config import parse_size
+
 DEFAULT_DATA_DIR = Path(".data/swift")
 
 
 def _size(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    text = text.strip().lower().removesuffix("ib").removesuffix("b")
-    factor = units.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in units else text
     try:
-        value = int(number) * factor
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 10485760 or 10M)") from None
+        value = parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if value <= 0:
         raise argparse.ArgumentTypeError("size must be positive")
     return value
@@ -66,6 +64,38 @@ def run_storage(args: argparse.Namespace) -> int:
         node.stop()
 
 
+def run_gc(args: argparse.Namespace) -> int:
+    """Delete segments of uploads never completed, with the service's own configuration."""
+    from .config import ConfigError, Settings
+    from .gc import collect_garbage
+    from .storage import StorageError, open_store
+
+    try:
+        settings = Settings.from_env()
+        store = open_store(settings)
+        store.authenticate()
+        report = collect_garbage(store, settings, args.older_than, dry_run=args.dry_run)
+    except ConfigError as exc:
+        print(f"upload-signer gc: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"upload-signer gc: {exc}", file=sys.stderr)
+        return 1
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {report.segments_removed} segments of {report.uploads_removed} stale uploads; "
+          f"kept {report.uploads_kept} uploads (completed or still active)")  # fmt: skip
+    return 0
+
+
+def _duration(text: str) -> int:
+    from .gc import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="upload-signer",
@@ -103,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--storage-port", type=int, default=int(os.environ.get("STORAGE_PORT", 8080)))
     dev.add_argument("--workers", type=int, default=2)
     dev.set_defaults(run=lambda args: __import__("app.devserver").devserver.run_dev(args))
+
+    gc = commands.add_parser(
+        "gc", help="delete segments of large uploads that were never completed"
+    )
+    gc.add_argument(
+        "--older-than",
+        type=_duration,
+        default=86_400,
+        metavar="AGE",
+        help="only uploads whose newest part is older than this (default 24h)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
+    gc.set_defaults(run=run_gc)
     return parser
 
 

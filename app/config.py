@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 DIGESTS = ("sha256", "sha512", "sha1")
+MIB = 1024**2
+GIB = 1024**3
 MIN_TOKEN_LENGTH = 16
 TTL_BOUNDS = {"TEMPURL_TTL": (1, 86_400), "DOWNLOAD_TTL": (1, 7 * 86_400)}
 
@@ -125,7 +127,56 @@ def parse_number(
     return value
 
 
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``16777216``, ``16M``, ``16MiB`` or ``1g`` (binary units)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (e.g. 16777216 or 16M)")
+    return int(match[1]) * _SIZE_UNITS[match[2].lower()]
+
+
+def parse_size_setting(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse_size(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} bytes, got {value}")
+    return value
+
+
+def parse_webhook_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("UPLOAD_WEBHOOK_URL", "").strip() or None
+    if url is None:
+        return None
+    _check_url("UPLOAD_WEBHOOK_URL", url)
+    if not env.get("WEBHOOK_SECRET", "").strip():
+        raise ConfigError("WEBHOOK_SECRET is not set (needed with UPLOAD_WEBHOOK_URL)")
+    return url
+
+
 _CONTAINER = re.compile(r"^[^/\x00-\x1f\x7f]{1,256}$")
+
+
+def _container(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if value and (not _CONTAINER.match(value) or len(value.encode()) > 256):
+        raise ConfigError(f"{name} must be 1-256 bytes with no '/' or control characters")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip() or None
+    if value is not None and len(value) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"{name} must be at least {MIN_TOKEN_LENGTH} characters")
+    return value
 
 
 @dataclass(frozen=True)
@@ -140,6 +191,18 @@ class Settings:
     tempurl_digest: str = "sha256"
     storage_timeout: float = 10.0
     ready_cache_seconds: float = 2.0
+    segment_threshold: int = 64 * MIB
+    segment_size: int = 16 * MIB
+    segment_container: str = ""  # empty: "<container>_segments"
+    part_url_batch: int = 20
+    upload_session_ttl: int = 86_400
+    secret_key: str | None = field(default=None, repr=False)
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def segments_container(self) -> str:
+        return self.segment_container or f"{self.container}_segments"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,9 +215,7 @@ class Settings:
         digest = env.get("TEMPURL_DIGEST", "").strip().lower() or "sha256"
         if digest not in DIGESTS:
             raise ConfigError(f"TEMPURL_DIGEST must be one of {', '.join(DIGESTS)}, got {digest!r}")
-        key = env.get("TEMPURL_KEY", "").strip() or None
-        if key is not None and len(key) < MIN_TOKEN_LENGTH:
-            raise ConfigError(f"TEMPURL_KEY must be at least {MIN_TOKEN_LENGTH} characters")
+        key = _secret(env, "TEMPURL_KEY")
         return cls(
             storage=load_storage_auth(env),
             api_tokens=parse_tokens(env.get("API_TOKENS", "")),
@@ -166,4 +227,12 @@ class Settings:
             tempurl_digest=digest,
             storage_timeout=parse_number(env, "STORAGE_TIMEOUT", 10.0, 0.1, 300.0, float),
             ready_cache_seconds=parse_number(env, "READY_CACHE_SECONDS", 2.0, 0.0, 300.0, float),
+            segment_threshold=parse_size_setting(env, "SEGMENT_THRESHOLD", 64 * MIB, 1, 5 * GIB),
+            segment_size=parse_size_setting(env, "SEGMENT_SIZE", 16 * MIB, MIB, 5 * GIB),
+            segment_container=_container(env, "SEGMENT_CONTAINER", ""),
+            part_url_batch=parse_number(env, "PART_URL_BATCH", 20, 1, 1000),
+            upload_session_ttl=parse_number(env, "UPLOAD_SESSION_TTL", 86_400, 60, 30 * 86_400),
+            secret_key=_secret(env, "SECRET_KEY"),
+            webhook_url=parse_webhook_url(env),
+            webhook_secret=env.get("WEBHOOK_SECRET", "").strip() or None,
         )

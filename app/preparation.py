@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass
 
 from .config import Settings
+from .plans import MAX_PARTS
 from .signing import Signer
 from .storage import ObjectStore, StorageError
 
@@ -20,6 +22,7 @@ CORS_EXPOSE_HEADER = "X-Container-Meta-Access-Control-Expose-Headers"
 CORS_MAX_AGE_HEADER = "X-Container-Meta-Access-Control-Max-Age"
 EXPOSED_HEADERS = "etag"
 PREFLIGHT_MAX_AGE = "3600"
+DEFAULT_MAX_FILE_SIZE = 5 * 1024**3 + 2  # Swift's default constraint
 
 
 def desired_cors(origins: tuple[str, ...]) -> dict[str, str]:
@@ -82,9 +85,29 @@ def ensure_tempurl_key(store: ObjectStore, configured: str | None, secret: str) 
     return stored
 
 
+@dataclass(frozen=True)
+class StorageLimits:
+    """What the cluster accepts (``GET /info``), with Swift's defaults where it is silent."""
+
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_manifest_segments: int = MAX_PARTS
+
+    @classmethod
+    def from_info(cls, info: dict | None) -> StorageLimits:
+        info = info or {}
+        swift = info.get("swift", {})
+        slo = info.get("slo", {})
+        return cls(
+            max_file_size=int(swift.get("max_file_size", DEFAULT_MAX_FILE_SIZE)),
+            max_manifest_segments=int(slo.get("max_manifest_segments", MAX_PARTS)),
+        )
+
+
 def prepare(store: ObjectStore, settings: Settings) -> Signer:
-    """Authenticate, ensure the container with CORS and the TempURL key; return the signer."""
+    """Authenticate, ensure the containers with CORS and the TempURL key; return the signer."""
     store.authenticate()
-    ensure_container(store, settings.container, settings.cors_origins)
+    # Browsers PUT segments of large files straight into the segments container too.
+    for container in (settings.container, settings.segments_container):
+        ensure_container(store, container, settings.cors_origins)
     key = ensure_tempurl_key(store, settings.tempurl_key, settings.storage.secret)
     return Signer(store.public_url, settings.container, key, settings.tempurl_digest)

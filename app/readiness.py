@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 
 from .config import Settings
-from .preparation import prepare
+from .preparation import StorageLimits, prepare
 from .signing import Signer
 from .storage import ObjectStore, StorageError
+from .tickets import TicketSigner, ticket_secret
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF = (0.5, 1, 2, 4, 8, 15, 30)
@@ -29,6 +30,8 @@ class StorageState:
         self._lock = threading.Lock()
         self._retrying = False
         self.signer: Signer | None = None
+        self.limits = StorageLimits()
+        self.tickets: TicketSigner | None = None
         self.problem: str | None = "storage not prepared yet"
         self._checked_at = 0.0
 
@@ -43,10 +46,14 @@ class StorageState:
             if self.signer is not None:
                 return True
             try:
-                self.signer = prepare(self.store, self.settings)
+                signer = prepare(self.store, self.settings)
+                self.limits = StorageLimits.from_info(self.store.cluster_info())
             except StorageError as exc:
                 self.problem = str(exc)
                 return False
+            secret = self.settings.secret_key or ticket_secret(signer.key)
+            self.tickets = TicketSigner(secret, self.settings.upload_session_ttl)
+            self.signer = signer
             self.problem = None
             self._checked_at = time.monotonic()
             log.info(

@@ -18,18 +18,26 @@ class Signer:
     key: str = field(repr=False)
     digest: str = "sha256"
 
-    def object_path(self, object_name: str) -> str:
-        return f"{urlsplit(self.storage_url).path.rstrip('/')}/{self.container}/{object_name}"
+    def object_path(self, object_name: str, container: str | None = None) -> str:
+        account = urlsplit(self.storage_url).path.rstrip("/")
+        return f"{account}/{container or self.container}/{object_name}"
 
-    def sign(self, method: str, object_name: str, expires: int, filename: str | None = None) -> str:
+    def sign(
+        self,
+        method: str,
+        object_name: str,
+        expires: int,
+        filename: str | None = None,
+        container: str | None = None,
+    ) -> str:
         """An absolute TempURL valid until the Unix time ``expires``.
 
         Swift checks the HMAC over the raw (unquoted) path, so sign that, then percent-encode
         the path for the URL. ``filename`` is outside the signature: Swift turns it into
-        ``Content-Disposition`` on GET.
+        ``Content-Disposition`` on GET. ``container`` defaults to the upload container.
         """
         signed = generate_temp_url(
-            self.object_path(object_name),
+            self.object_path(object_name, container),
             expires,
             self.key,
             method,

@@ -56,9 +56,10 @@ def dev_stack(tmp_path):
 
 def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tmp_path):
     process, lines, ports = dev_stack
+    assert "Ctrl-C stops everything." in lines, lines
     printed = dict(line.split(":", 1) for line in lines if line.startswith(("API:", "Token:")))
     api, token = printed["API"].strip(), printed["Token"].strip()
-    assert api == f"http://127.0.0.1:{ports['api']}"
+    assert api == f"http://127.0.0.1:{ports['api']}", lines
     answer = requests.post(
         api + "/uploads",
         json={"filename": "dev.txt"},

@@ -89,12 +89,14 @@ def test_timeouts_and_refused_connections_are_storage_errors(store, requests_moc
 
 def _healthy_account(requests_mock: rm.Mocker, key: str | None = None, container: bool = False):
     requests_mock.get(AUTH, _tokens("tk"))
+    requests_mock.get("http://swift.test/info", json={"swift": {"max_file_size": 5368709122}})
     headers = {"X-Account-Meta-Temp-Url-Key": key} if key else {}
     requests_mock.head(STORAGE, headers=headers, status_code=204)
     requests_mock.post(STORAGE, status_code=204)
-    requests_mock.head(f"{STORAGE}/uploads", status_code=204 if container else 404)
-    requests_mock.put(f"{STORAGE}/uploads", status_code=201)
-    requests_mock.post(f"{STORAGE}/uploads", status_code=204)
+    for name in ("uploads", "uploads_segments"):
+        requests_mock.head(f"{STORAGE}/{name}", status_code=204 if container else 404)
+        requests_mock.put(f"{STORAGE}/{name}", status_code=201)
+        requests_mock.post(f"{STORAGE}/{name}", status_code=204)
 
 
 def test_prepare_creates_the_container_with_space_separated_cors(store, requests_mock):
@@ -122,8 +124,9 @@ def test_prepare_sets_a_derived_key_when_the_account_has_none(store, requests_mo
         ],
     )
     post = requests_mock.post(STORAGE, status_code=204)
-    requests_mock.head(f"{STORAGE}/uploads", status_code=204)
-    requests_mock.post(f"{STORAGE}/uploads", status_code=204)
+    for name in ("uploads", "uploads_segments"):
+        requests_mock.head(f"{STORAGE}/{name}", status_code=204)
+        requests_mock.post(f"{STORAGE}/{name}", status_code=204)
     assert prepare(store, SETTINGS).key == expected
     assert header(post.last_request, "X-Account-Meta-Temp-URL-Key") == expected
     assert len(expected) == 64 and expected != derived_key("other-secret", STORAGE)
@@ -139,8 +142,9 @@ def test_prepare_adopts_a_key_another_process_stored_meanwhile(store, requests_m
         ],
     )
     requests_mock.post(STORAGE, status_code=204)
-    requests_mock.head(f"{STORAGE}/uploads", status_code=204)
-    requests_mock.post(f"{STORAGE}/uploads", status_code=204)
+    for name in ("uploads", "uploads_segments"):
+        requests_mock.head(f"{STORAGE}/{name}", status_code=204)
+        requests_mock.post(f"{STORAGE}/{name}", status_code=204)
     assert prepare(store, SETTINGS).key == "theirs"
 
 

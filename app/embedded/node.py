@@ -71,6 +71,7 @@ class EmbeddedSwift:
         self.devices = self.data_dir / "srv"
         self.logs = self.data_dir / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.backend_ports: dict[str, int] = {}
 
     @property
     def url(self) -> str:
@@ -167,6 +168,7 @@ class EmbeddedSwift:
             directory.mkdir(parents=True, exist_ok=True)
         values = _load_secrets(self.etc / "secrets.json")
         backend_ports = {kind: free_port(self.host) for kind in BACKEND_KINDS}
+        self.backend_ports = backend_ports
         self._write_configs(backend_ports, values)
         self._build_rings(backend_ports)
         env = os.environ | {"UPLOAD_SIGNER_SWIFT_CONF": str(self.etc / "swift.conf")}
@@ -196,6 +198,10 @@ class EmbeddedSwift:
         last_error = "no answer yet"
         while time.monotonic() < deadline:
             self.raise_if_dead()
+            if not all(self._accepts(port) for port in self.backend_ports.values()):
+                last_error = "backend servers not listening yet"
+                time.sleep(0.1)
+                continue
             try:
                 auth = requests.get(
                     credentials.auth_url,
@@ -217,6 +223,14 @@ class EmbeddedSwift:
                 last_error = type(exc).__name__
             time.sleep(0.1)
         raise EmbeddedSwiftError(f"Swift did not become healthy in {timeout:.0f} s: {last_error}")
+
+    def _accepts(self, port: int) -> bool:
+        """The proxy answers 503 for a backend whose socket is not bound yet."""
+        try:
+            socket.create_connection((self.host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
     def raise_if_dead(self) -> None:
         for kind, process in self.processes.items():

@@ -35,6 +35,23 @@ class ObjectStore(Protocol):
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None: ...
 
+    def cluster_info(self) -> dict | None:
+        """The cluster's ``GET /info`` (constraints, middleware), or None if not offered."""
+
+    def list_objects(self, container: str, prefix: str = "") -> list[dict]:
+        """Objects under ``prefix``: dicts with ``name``, ``bytes``, ``hash``, ``last_modified``."""
+
+    def head_object(self, container: str, name: str) -> dict[str, str] | None:
+        """Lower-cased headers of the object, or None if it does not exist."""
+
+    def put_manifest(
+        self, container: str, name: str, segments: list[dict], headers: dict[str, str]
+    ) -> str:
+        """Create a Static Large Object from ``segments``; return its etag."""
+
+    def delete_object(self, container: str, name: str) -> bool:
+        """Delete; False if it was not there."""
+
 
 def open_store(settings: Settings) -> ObjectStore:
     from .swift import SwiftStore

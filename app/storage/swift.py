@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 
@@ -43,13 +44,18 @@ class SwiftStore:
             timeout=timeout,
         )
 
-    def _call(self, what: str, method, *args, **kwargs):
+    def _call(self, what: str, method, *args, missing_ok: bool = False, **kwargs):
+        """Run a swiftclient call: None for a 404 when ``missing_ok``, else StorageError."""
         try:
             return method(*args, **kwargs)
-        except (ClientException, OSError, ValueError) as exc:
+        except ClientException as exc:
+            if missing_ok and exc.http_status == 404:
+                return None
             reason = _describe(exc)
-            log.warning("storage %s failed: %s", what, reason)
-            raise StorageError(f"{what}: {reason}") from None
+        except (OSError, ValueError) as exc:
+            reason = _describe(exc)
+        log.warning("storage %s failed: %s", what, reason)
+        raise StorageError(f"{what}: {reason}") from None
 
     def authenticate(self) -> None:
         self._conn.url = self._conn.token = None
@@ -62,14 +68,7 @@ class SwiftStore:
         return self._conn.url
 
     def container_metadata(self, container: str) -> dict[str, str] | None:
-        try:
-            return self._conn.head_container(container)
-        except ClientException as exc:
-            if exc.http_status == 404:
-                return None
-            raise StorageError(f"container HEAD: {_describe(exc)}") from None
-        except (OSError, ValueError) as exc:
-            raise StorageError(f"container HEAD: {_describe(exc)}") from None
+        return self._call("container HEAD", self._conn.head_container, container, missing_ok=True)
 
     def create_container(self, container: str, headers: dict[str, str]) -> None:
         self._call("container PUT", self._conn.put_container, container, headers=headers)
@@ -87,3 +86,45 @@ class SwiftStore:
         if key2:
             headers["X-Account-Meta-Temp-URL-Key-2"] = key2
         self._call("account POST", self._conn.post_account, headers)
+
+    def cluster_info(self) -> dict | None:
+        try:
+            return self._conn.get_capabilities()
+        except (ClientException, OSError, ValueError):
+            return None  # /info is optional: some clusters turn it off
+
+    def list_objects(self, container: str, prefix: str = "") -> list[dict]:
+        found = self._call(
+            "container GET",
+            self._conn.get_container,
+            container,
+            prefix=prefix,
+            full_listing=True,
+            missing_ok=True,
+        )
+        return [] if found is None else found[1]
+
+    def head_object(self, container: str, name: str) -> dict[str, str] | None:
+        return self._call("object HEAD", self._conn.head_object, container, name, missing_ok=True)
+
+    def put_manifest(
+        self, container: str, name: str, segments: list[dict], headers: dict[str, str]
+    ) -> str:
+        etag = self._call(
+            "manifest PUT",
+            self._conn.put_object,
+            container,
+            name,
+            json.dumps(segments),
+            headers=headers,
+            query_string="multipart-manifest=put",
+        )
+        return (etag or "").strip('"')
+
+    def delete_object(self, container: str, name: str) -> bool:
+        deleted = self._call(
+            "object DELETE",
+            lambda: self._conn.delete_object(container, name) or True,
+            missing_ok=True,
+        )
+        return bool(deleted)
