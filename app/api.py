@@ -6,15 +6,16 @@ import json
 import mimetypes
 import re
 import time
-import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from . import policy
 from .auth import require_auth
 from .errors import ApiError
 from .filenames import MAX_FILENAME_LENGTH, clean_filename
 from .readiness import StorageState
+from .security_config import PolicySettings
 from .signing import Signer, iso8601
 
 bp = Blueprint("api", __name__)
@@ -24,6 +25,10 @@ _MIME_CHARS = r"[A-Za-z0-9!#$&^_.+-]+"
 CONTENT_TYPE = re.compile(
     rf'^{_MIME_CHARS}/{_MIME_CHARS}(\s*;\s*{_MIME_CHARS}=({_MIME_CHARS}|"[^"\\\x00-\x1f]*"))*$'
 )
+
+
+def upload_policy() -> PolicySettings:
+    return current_app.extensions["upload_signer.policy"]
 
 
 def storage_state() -> StorageState:
@@ -55,6 +60,8 @@ def field(body: dict[str, Any], name: str, kind: type, required: bool = False) -
         if required:
             raise ApiError(400, f"'{name}' is required.", invalid_params=[name])
         return None
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema counts 5.0 as an integer
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ApiError(400, f"'{name}' must be a {kind.__name__}.", invalid_params=[name])
     return value
@@ -62,10 +69,11 @@ def field(body: dict[str, Any], name: str, kind: type, required: bool = False) -
 
 def upload_request() -> tuple[str, str, int | None]:
     body = json_body()
-    filename = clean_filename(field(body, "filename", str, required=True))
-    if not filename:
+    raw_filename = field(body, "filename", str, required=True)
+    filename = clean_filename(raw_filename)
+    if not re.search(r"[^.\s]", filename):
         raise ApiError(400, "'filename' is empty.", invalid_params=["filename"])
-    if len(filename) > MAX_FILENAME_LENGTH:
+    if max(len(raw_filename), len(filename)) > MAX_FILENAME_LENGTH:
         raise ApiError(
             400,
             f"'filename' is longer than {MAX_FILENAME_LENGTH} characters.",
@@ -89,19 +97,23 @@ def upload_request() -> tuple[str, str, int | None]:
 @bp.post("/uploads")
 @require_auth
 def create_upload() -> Any:
-    filename, content_type, _size = upload_request()
+    filename, content_type, size = upload_request()
+    rules = upload_policy()
+    policy.check_size(rules, size)
+    policy.check_content_type(rules, content_type)
+    ip_range = policy.ip_range(rules, request.remote_addr)
     signer = ready_signer()
     settings = storage_state().settings
-    object_name = str(uuid.uuid4())
+    object_name = policy.object_name(rules, g.subject)
     now = int(time.time())
     upload_expires = now + settings.tempurl_ttl
     download_expires = now + settings.download_ttl
     current_app.logger.info("signed upload %s for %s", object_name, g.subject)
     response = jsonify(
         object_name=object_name,
-        upload_url=signer.sign("PUT", object_name, upload_expires),
+        upload_url=signer.sign("PUT", object_name, upload_expires, ip_range=ip_range),
         upload_method="PUT",
-        upload_headers={"Content-Type": content_type},
+        upload_headers=policy.upload_headers(rules, content_type),
         download_url=signer.sign("GET", object_name, download_expires, filename=filename),
         expires_at=iso8601(upload_expires),
         download_expires_at=iso8601(download_expires),

@@ -10,7 +10,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .security_config import SecuritySettings
 
 DIGESTS = ("sha256", "sha512", "sha1")
 MIN_TOKEN_LENGTH = 16
@@ -97,14 +101,12 @@ def parse_origins(raw: str) -> tuple[str, ...]:
 
 
 def parse_tokens(raw: str) -> tuple[str, ...]:
+    """``API_TOKENS`` entries, each checked (see app/tokens.py); empty when JWT alone is used."""
+    from .tokens import parse_entry  # app.tokens imports ConfigError from here
+
     tokens = tuple(filter(None, (part.strip() for part in raw.split(","))))
-    if not tokens:
-        raise ConfigError("API_TOKENS is not set: give at least one bearer token")
     for token in tokens:
-        if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
-            raise ConfigError(
-                f"API_TOKENS entries must be at least {MIN_TOKEN_LENGTH} characters without spaces"
-            )
+        parse_entry(token)
     return tokens
 
 
@@ -151,6 +153,8 @@ class Settings:
     tempurl_digest: str = "sha256"
     storage_timeout: float = 10.0
     ready_cache_seconds: float = 2.0
+    # Issue 6: auth modes, upload policy, rate limits (app/security_config.py).
+    security: SecuritySettings = field(default_factory=lambda: _default_security())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -177,4 +181,17 @@ class Settings:
             tempurl_digest=digest,
             storage_timeout=parse_float(env, "STORAGE_TIMEOUT", 10.0, 0.1, 300.0),
             ready_cache_seconds=parse_float(env, "READY_CACHE_SECONDS", 2.0, 0.0, 300.0),
+            security=_load_security(env),
         )
+
+
+def _default_security() -> SecuritySettings:
+    from .security_config import SecuritySettings
+
+    return SecuritySettings()
+
+
+def _load_security(env: Mapping[str, str]) -> SecuritySettings:
+    from .security_config import load_security  # it imports ConfigError and parse_int from here
+
+    return load_security(env)
