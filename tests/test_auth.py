@@ -238,7 +238,7 @@ def test_rs256_and_es256_tokens_from_the_jwks_authenticate(jwks_client, jwks, ke
 def test_an_unknown_kid_refreshes_the_jwks_once(jwks_client, jwks, keys):
     assert post(jwks_client, token(keys["rsa"], "RS256", "rsa-1")).status_code == 201
     # The identity provider rotates in a new key; the first token signed with it refreshes.
-    jwks.keys = jwks.keys + [public_jwk(keys["rsa2"], "rsa-2")]
+    jwks.keys = [*jwks.keys, public_jwk(keys["rsa2"], "rsa-2")]
     assert post(jwks_client, token(keys["rsa2"], "RS256", "rsa-2")).status_code == 201
     assert jwks.fetches == 2
     assert post(jwks_client, token(keys["rsa2"], "RS256", "rsa-2")).status_code == 201
