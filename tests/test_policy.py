@@ -194,7 +194,7 @@ def test_trusted_proxies_decide_which_forwarded_address_counts(env):
 
     # No trusted proxy: the header is the client's word and is ignored.
     assert bound_to(client_for(env, UPLOAD_BIND_IP="true")) == "127.0.0.1"
-    # One trusted hop: the address that proxy saw (the last entry); a spoofed first entry is not used.
+    # One trusted hop: the address that proxy saw (last entry), never a spoofed first entry.
     assert bound_to(client_for(env, UPLOAD_BIND_IP="true", TRUSTED_PROXIES="1")) == "10.9.8.7"
     assert bound_to(client_for(env, UPLOAD_BIND_IP="true", TRUSTED_PROXIES="2")) == "203.0.113.9"
 
