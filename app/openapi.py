@@ -19,10 +19,9 @@ MIME = r"[A-Za-z0-9!#$&^_.+-]+"
 CONTENT_TYPE_PATTERN = (
     rf'^\s*(?:{MIME}/{MIME}(?:\s*;\s*{MIME}=(?:{MIME}|"[^"\\\x00-\x1f]*"))*)?\s*$'
 )
-# Characters the service drops from file names (see app/filenames.py).
-_DROPPED = (
-    r"\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-)
+# Characters the service drops from file names (see app/filenames.py), less lone surrogates,
+# which ECMA-262 and Rust regex engines cannot name (and JSON encoders rarely produce).
+_DROPPED = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # The last path component must keep a character that is not a dot or a space once dropped
 # characters are gone: "a/b.txt" is fine ("b.txt"), "dir/", "..", " " and "\u202e" are not.
 FILENAME_PATTERN = rf"^(?:[\s\S]*[/\\])?[^/\\]*[^/\\\s.{_DROPPED}][^/\\]*$"
@@ -60,26 +59,28 @@ def _json(description: str, schema: dict[str, Any], **headers: Any) -> dict[str,
 
 
 def upload_request_schema(policy: PolicySettings) -> dict[str, Any]:
+    # null means "not given", as absence does.
     size: dict[str, Any] = {
-        "type": "integer",
+        "type": ["integer", "null"],
         "minimum": 0,
         "description": "The file's size in bytes (required when the service limits sizes).",
     }
     if policy.max_upload_size is not None:
-        size["maximum"] = policy.max_upload_size
+        size |= {"type": "integer", "maximum": policy.max_upload_size}
     return {
         "type": "object",
         "required": ["filename", "size"] if policy.max_upload_size is not None else ["filename"],
         "properties": {
             "filename": {
                 "type": "string",
+                "minLength": 1,
                 "maxLength": MAX_FILENAME_LENGTH,
                 "pattern": FILENAME_PATTERN,
                 "description": "The download name. Directory parts and control characters are "
                 "dropped; quotes, spaces and non-ASCII letters are kept.",
             },
             "content_type": {
-                "type": "string",
+                "type": ["string", "null"],
                 "maxLength": 255,
                 "pattern": CONTENT_TYPE_PATTERN,
                 "description": "Media type; guessed from the file name when absent or empty. "

@@ -72,7 +72,9 @@ def test_no_secret_reaches_a_log_or_an_error_body(env, captured):
     client = app.test_client()
     jwt_token = token(SECRET, "HS256")
     bodies = []
-    ok = client.post("/uploads", json={"filename": "a"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    ok = client.post(
+        "/uploads", json={"filename": "a"}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     signatures = [
         parse_qs(urlsplit(ok.get_json()[url]).query)["temp_url_sig"][0]
         for url in ("upload_url", "download_url")
@@ -80,15 +82,29 @@ def test_no_secret_reaches_a_log_or_an_error_body(env, captured):
     for credential in (TOKEN + "x", jwt_token, jwt_token[:-3], "x" * 9000):
         bodies.append(
             client.post(
-                "/uploads", json={"filename": "a"}, headers={"Authorization": f"Bearer {credential}"}
+                "/uploads",
+                json={"filename": "a"},
+                headers={"Authorization": f"Bearer {credential}"},
             ).get_data(as_text=True)
         )
-    bodies.append(client.post("/uploads", data="{", headers={"Content-Type": "application/json"}).get_data(as_text=True))
+    bodies.append(
+        client.post("/uploads", data="{", headers={"Content-Type": "application/json"}).get_data(
+            as_text=True
+        )
+    )
     state = app.extensions["upload_signer.storage"]
     key = state.signer.key
     log_text = captured.getvalue()
     assert "signed upload" in log_text and "authentication refused" in log_text
-    for secret in (TOKEN, jwt_token, jwt_token.split(".")[2], SECRET, key, env["ST_KEY"], *signatures):
+    for secret in (
+        TOKEN,
+        jwt_token,
+        jwt_token.split(".")[2],
+        SECRET,
+        key,
+        env["ST_KEY"],
+        *signatures,
+    ):
         assert secret not in log_text
         assert all(secret not in body for body in bodies)
 
