@@ -6,12 +6,12 @@ import re
 import unicodedata
 
 MAX_FILENAME_LENGTH = 255
-# C0/C1 controls (CR/LF could split a header), lone surrogates (not encodable as UTF-8), line and
-# paragraph separators, the byte-order mark, and bidirectional overrides ("evil\u202egpj.exe"
-# shows as "evilexe.jpg").
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+# C0/C1 controls (CR/LF could split a header), line and paragraph separators, the byte-order
+# mark, and bidirectional overrides ("evil\u202egpj.exe" shows as "evilexe.jpg"). As regex ranges,
+# shared with the OpenAPI document's file name pattern.
+DROPPED_RANGES = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# Lone surrogates (from JSON "\udc80") cannot be encoded as UTF-8: dropped too.
+_UNSAFE = re.compile(rf"[{DROPPED_RANGES}\ud800-\udfff]")
 
 
 def clean_filename(raw: str) -> str:

@@ -69,10 +69,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def request_id() -> str:
-    return g.get("request_id") or ""
-
-
 def init_request_ids(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from .filenames import MAX_FILENAME_LENGTH
+from .filenames import DROPPED_RANGES, MAX_FILENAME_LENGTH
 from .security_config import PolicySettings
 
 bp = Blueprint("contract", __name__)
@@ -19,12 +19,10 @@ MIME = r"[A-Za-z0-9!#$&^_.+-]+"
 CONTENT_TYPE_PATTERN = (
     rf'^\s*(?:{MIME}/{MIME}(?:\s*;\s*{MIME}=(?:{MIME}|"[^"\\\x00-\x1f]*"))*)?\s*$'
 )
-# Characters the service drops from file names (see app/filenames.py), less lone surrogates,
-# which ECMA-262 and Rust regex engines cannot name (and JSON encoders rarely produce).
-_DROPPED = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# Lone surrogates, also dropped, are left out: ECMA-262 and Rust regex engines cannot name them.
 # The last path component must keep a character that is not a dot or a space once dropped
 # characters are gone: "a/b.txt" is fine ("b.txt"), "dir/", "..", " " and "\u202e" are not.
-FILENAME_PATTERN = rf"^(?:[\s\S]*[/\\])?[^/\\]*[^/\\\s.{_DROPPED}][^/\\]*$"
+FILENAME_PATTERN = rf"^(?:[\s\S]*[/\\])?[^/\\]*[^/\\\s.{DROPPED_RANGES}][^/\\]*$"
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 REQUEST_ID = {
@@ -39,10 +37,10 @@ RETRY_AFTER = {
 }
 
 
-def _problem(description: str, *extra_headers: str) -> dict[str, Any]:
+def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
     headers: dict[str, Any] = {"X-Request-ID": REQUEST_ID}
-    for name in extra_headers:
-        headers[name] = {"Retry-After": RETRY_AFTER}[name]
+    if retry_after:
+        headers["Retry-After"] = RETRY_AFTER
     return {
         "description": description,
         "headers": headers,
@@ -160,8 +158,10 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
                         "401": _problem("No valid bearer credential."),
                         "413": _problem("Declared size above MAX_UPLOAD_SIZE, or body too big."),
                         "415": _problem("Body not JSON, or content type not allowed."),
-                        "429": _problem("Rate limit reached.", "Retry-After"),
-                        "503": _problem("Storage or identity provider not ready.", "Retry-After"),
+                        "429": _problem("Rate limit reached.", retry_after=True),
+                        "503": _problem(
+                            "Storage or identity provider not ready.", retry_after=True
+                        ),
                     },
                 }
             },
@@ -178,7 +178,7 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
                     "summary": "Readiness: storage prepared and reachable.",
                     "responses": {
                         "200": _json("Ready.", status),
-                        "503": _problem("Storage is not ready.", "Retry-After"),
+                        "503": _problem("Storage is not ready.", retry_after=True),
                     },
                 }
             },
