@@ -155,6 +155,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(swift, tmp_p
             capture_output=True,
             text=True,
             timeout=240,
+            cwd=tmp_path,  # its caches and reports stay out of the repository
             env={"SCHEMATHESIS_HOOKS": "", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         )
     output = result.stdout + result.stderr
