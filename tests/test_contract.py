@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
+from app.embedded.node import free_port
 from tests.conftest import TOKEN
 from tests.servers import ApiServer
 
@@ -118,7 +119,8 @@ def test_limit_and_outage_responses_match_the_document(env, swift):
     assert too_many.status_code == 429
     check(too_many, spec)
     # Storage unreachable from the start: sign and readiness answer 503 with Retry-After.
-    down = create_app(env | {"ST_AUTH": "http://127.0.0.1:9/auth/v1.0", "STORAGE_TIMEOUT": "0.5"})
+    nobody = f"http://127.0.0.1:{free_port()}/auth/v1.0"  # a free port: nothing listens there
+    down = create_app(env | {"ST_AUTH": nobody, "STORAGE_TIMEOUT": "0.5"})
     client = down.test_client()
     for response in (
         client.post("/uploads", json={"filename": "a"}, headers=AUTH),
