@@ -72,7 +72,11 @@ def upload_request() -> tuple[str, str, int | None]:
     raw_filename = field(body, "filename", str, required=True)
     filename = clean_filename(raw_filename)
     if not re.search(r"[^.\s]", filename):
-        raise ApiError(400, "'filename' is empty.", invalid_params=["filename"])
+        raise ApiError(
+            400,
+            "'filename' is empty once directory parts and control characters are removed.",
+            invalid_params=["filename"],
+        )
     if max(len(raw_filename), len(filename)) > MAX_FILENAME_LENGTH:
         raise ApiError(
             400,
