@@ -7,10 +7,13 @@ from collections.abc import Mapping
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .auth import TokenAuthenticator
+from .auth import Authenticator
 from .config import Settings
 from .errors import problem, register_error_handlers
+from .limits import init_limits
+from .logs import configure_logging, init_request_ids
 from .readiness import StorageState
 from .storage import StorageError, open_store
 from .webhooks import WebhookSender
@@ -29,20 +32,26 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)
     # swiftclient logs requests with (part of) the auth token; our storage layer logs failures.
     logging.getLogger("swiftclient").setLevel(logging.CRITICAL + 1)
 
-    app.extensions["upload_signer.auth"] = TokenAuthenticator(settings.api_tokens)
+    security = settings.security
+    app.extensions["upload_signer.auth"] = Authenticator(settings.api_tokens, security)
+    app.extensions["upload_signer.policy"] = security.policy
+    if security.policy.trusted_proxies:
+        # Trust exactly that many hops of X-Forwarded-For/-Proto; a client cannot add more.
+        hops = security.policy.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    init_request_ids(app)
     state = StorageState(settings, lambda: open_store(settings))
     app.extensions["upload_signer.storage"] = state
 
     CORS(
         app,
         origins=list(settings.cors_origins),
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
         methods=["GET", "POST", "OPTIONS"],
         max_age=PREFLIGHT_MAX_AGE,
         supports_credentials=False,
@@ -56,7 +65,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
             settings.webhook_url, settings.webhook_secret
         )
     from .api import bp
+    from .openapi import bp as contract
 
     app.register_blueprint(bp)
+    app.register_blueprint(contract)
+    init_limits(app, security.limits)
     state.start()
     return app

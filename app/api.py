@@ -7,17 +7,18 @@ import json
 import mimetypes
 import re
 import time
-import uuid
 from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from . import policy
 from .auth import require_auth
 from .errors import ApiError
 from .filenames import MAX_FILENAME_LENGTH, clean_filename
 from .plans import PlanError, plan_parts
 from .readiness import StorageState
+from .security_config import PolicySettings
 from .sessions import PartsMissing, UploadSessions
 from .signing import Signer, iso8601
 from .tickets import Ticket, TicketError
@@ -26,10 +27,14 @@ bp = Blueprint("api", __name__)
 RETRY_AFTER = {"Retry-After": "5"}
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MIME_CHARS = r"[A-Za-z0-9!#$&^_.+-]+"
-ETAG = re.compile(r"^[0-9a-fA-F]{32}$")
+ETAG = re.compile(r'^[0-9a-fA-F]{32}$|^"[0-9a-fA-F]{32}"$')
 CONTENT_TYPE = re.compile(
     rf'^{_MIME_CHARS}/{_MIME_CHARS}(\s*;\s*{_MIME_CHARS}=({_MIME_CHARS}|"[^"\\\x00-\x1f]*"))*$'
 )
+
+
+def upload_policy() -> PolicySettings:
+    return current_app.extensions["upload_signer.policy"]
 
 
 def storage_state() -> StorageState:
@@ -61,6 +66,8 @@ def field(body: dict[str, Any], name: str, kind: type, required: bool = False) -
         if required:
             raise ApiError(400, f"'{name}' is required.", invalid_params=[name])
         return None
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema counts 5.0 as an integer
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ApiError(400, f"'{name}' must be a {kind.__name__}.", invalid_params=[name])
     return value
@@ -68,10 +75,15 @@ def field(body: dict[str, Any], name: str, kind: type, required: bool = False) -
 
 def upload_request() -> tuple[str, str, int | None]:
     body = json_body()
-    filename = clean_filename(field(body, "filename", str, required=True))
-    if not filename:
-        raise ApiError(400, "'filename' is empty.", invalid_params=["filename"])
-    if len(filename) > MAX_FILENAME_LENGTH:
+    raw_filename = field(body, "filename", str, required=True)
+    filename = clean_filename(raw_filename)
+    if not re.search(r"[^.\s]", filename):
+        raise ApiError(
+            400,
+            "'filename' is empty once directory parts and control characters are removed.",
+            invalid_params=["filename"],
+        )
+    if max(len(raw_filename), len(filename)) > MAX_FILENAME_LENGTH:
         raise ApiError(
             400,
             f"'filename' is longer than {MAX_FILENAME_LENGTH} characters.",
@@ -96,10 +108,14 @@ def upload_request() -> tuple[str, str, int | None]:
 @require_auth
 def create_upload() -> Any:
     filename, content_type, size = upload_request()
+    rules = upload_policy()
+    policy.check_size(rules, size)
+    policy.check_content_type(rules, content_type)
+    ip_range = policy.ip_range(rules, request.remote_addr)
     signer = ready_signer()
     state = storage_state()
     settings = state.settings
-    object_name = str(uuid.uuid4())
+    object_name = policy.object_name(rules, g.subject)
     now = int(time.time())
     upload_expires = now + settings.tempurl_ttl
     download_expires = now + settings.download_ttl
@@ -118,15 +134,16 @@ def create_upload() -> Any:
             "upload_id": state.tickets.issue(ticket),
             "part_size": plan.part_size,
             "part_count": plan.part_count,
-            "parts": sessions().part_urls(ticket, 1, upload_expires),
-            "upload_headers": {},
+            "parts": sessions().part_urls(ticket, 1, upload_expires, ip_range),
+            # Parts carry no Content-Type (the manifest does), but do carry X-Delete-After.
+            "upload_headers": policy.segment_headers(rules),
         }
     else:
         answer |= {
             "upload_id": state.tickets.issue(ticket),
-            "upload_url": signer.sign("PUT", object_name, upload_expires),
+            "upload_url": signer.sign("PUT", object_name, upload_expires, ip_range=ip_range),
             "upload_method": "PUT",
-            "upload_headers": {"Content-Type": content_type},
+            "upload_headers": policy.upload_headers(rules, content_type),
         }
     answer |= {
         "download_url": signer.sign("GET", object_name, download_expires, filename=filename),
@@ -144,7 +161,8 @@ def create_upload() -> Any:
 
 def sessions() -> UploadSessions:
     state = storage_state()
-    return UploadSessions(state.store, state.settings, ready_signer())
+    headers = policy.segment_headers(upload_policy())
+    return UploadSessions(state.store, state.settings, ready_signer(), headers)
 
 
 def owned_ticket(upload_id: str) -> Ticket:
@@ -156,6 +174,8 @@ def owned_ticket(upload_id: str) -> Ticket:
         raise ApiError(404, "Unknown or expired upload_id.") from None
     if not hmac.compare_digest(ticket.subject.encode(), g.subject.encode()):
         raise ApiError(403, "This upload belongs to another caller.")
+    if sessions().aborted(ticket):
+        raise ApiError(404, "This upload was aborted.")
     return ticket
 
 
@@ -177,11 +197,16 @@ def upload_parts(upload_id: str) -> Any:
     if ticket.plan is None:
         raise ApiError(409, "This upload is a single PUT; it has no parts.")
     raw = request.args.get("from", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= ticket.plan.part_count:
-        raise ApiError(400, f"'from' must be a part number from 1 to {ticket.plan.part_count}.",
-                       invalid_params=["from"])  # fmt: skip
+    if not raw.isdigit() or int(raw) < 1:
+        raise ApiError(400, "'from' must be a part number (1 or more).", invalid_params=["from"])
     expires = int(time.time()) + storage_state().settings.tempurl_ttl
-    parts = sessions().part_urls(ticket, int(raw), expires)
+    ip_range = policy.ip_range(upload_policy(), request.remote_addr)
+    first = int(raw)  # past the last part: an empty batch
+    parts = (
+        sessions().part_urls(ticket, first, expires, ip_range)
+        if first <= ticket.plan.part_count
+        else []
+    )
     return no_store(jsonify(parts=parts, expires_at=iso8601(expires)))
 
 
@@ -234,16 +259,19 @@ def pinned_etags(ticket: Ticket) -> dict[int, str]:
     if not request.get_data(cache=True):
         return {}
     parts = field(json_body(), "parts", list)
-    count = ticket.plan.part_count if ticket.plan else 1
     pinned: dict[int, str] = {}
     for item in parts or []:
-        number = item.get("number") if isinstance(item, dict) else None
-        etag = item.get("etag") if isinstance(item, dict) else None
-        if (not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= count
-                or not isinstance(etag, str) or not ETAG.match(etag.strip('"'))):  # fmt: skip
-            raise ApiError(400, "'parts' must be a list of {number, etag (md5 hex)} objects.",
+        if not isinstance(item, dict):
+            raise ApiError(400, "'parts' must be a list of objects.", invalid_params=["parts"])
+        number = field(item, "number", int, required=True)
+        etag = field(item, "etag", str, required=True)
+        if number < 1 or not ETAG.match(etag):
+            raise ApiError(400, "Each part needs a 'number' (1 or more) and an md5 hex 'etag'.",
                            invalid_params=["parts"])  # fmt: skip
         pinned[number] = etag.strip('"').lower()
+    count = ticket.plan.part_count if ticket.plan else 1
+    if beyond := sorted(n for n in pinned if n > count):
+        raise ApiError(409, f"This upload has {count} part(s); there is no part {beyond[0]}.")
     return pinned
 
 

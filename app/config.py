@@ -10,8 +10,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .security_config import SecuritySettings
 
 DIGESTS = ("sha256", "sha512", "sha1")
 MIB = 1024**2
@@ -100,14 +103,12 @@ def parse_origins(raw: str) -> tuple[str, ...]:
 
 
 def parse_tokens(raw: str) -> tuple[str, ...]:
+    """``API_TOKENS`` entries, each checked (see app/tokens.py); empty when JWT alone is used."""
+    from .tokens import parse_entry  # app.tokens imports ConfigError from here
+
     tokens = tuple(filter(None, (part.strip() for part in raw.split(","))))
-    if not tokens:
-        raise ConfigError("API_TOKENS is not set: give at least one bearer token")
     for token in tokens:
-        if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
-            raise ConfigError(
-                f"API_TOKENS entries must be at least {MIN_TOKEN_LENGTH} characters without spaces"
-            )
+        parse_entry(token)
     return tokens
 
 
@@ -204,6 +205,9 @@ class Settings:
     def segments_container(self) -> str:
         return self.segment_container or f"{self.container}_segments"
 
+    # Issue 6: auth modes, upload policy, rate limits (app/security_config.py).
+    security: SecuritySettings = field(default_factory=lambda: _default_security())
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -235,4 +239,17 @@ class Settings:
             secret_key=_secret(env, "SECRET_KEY"),
             webhook_url=parse_webhook_url(env),
             webhook_secret=env.get("WEBHOOK_SECRET", "").strip() or None,
+            security=_load_security(env),
         )
+
+
+def _default_security() -> SecuritySettings:
+    from .security_config import SecuritySettings
+
+    return SecuritySettings()
+
+
+def _load_security(env: Mapping[str, str]) -> SecuritySettings:
+    from .security_config import load_security  # it imports ConfigError and parse_int from here
+
+    return load_security(env)

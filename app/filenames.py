@@ -6,16 +6,21 @@ import re
 import unicodedata
 
 MAX_FILENAME_LENGTH = 255
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls (CR/LF could split a header), line and paragraph separators, the byte-order
+# mark, and bidirectional overrides ("evil\u202egpj.exe" shows as "evilexe.jpg"). As regex ranges,
+# shared with the OpenAPI document's file name pattern.
+DROPPED_RANGES = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# Lone surrogates (from JSON "\udc80") cannot be encoded as UTF-8: dropped too.
+_UNSAFE = re.compile(rf"[{DROPPED_RANGES}\ud800-\udfff]")
 
 
 def clean_filename(raw: str) -> str:
-    """Normalize (NFC), keep only the last path component, drop control characters.
+    """Normalize (NFC), keep only the last path component, drop unsafe characters.
 
     Quotes, spaces and non-ASCII letters stay: they are percent-encoded in the URL, and Swift
     writes them into ``Content-Disposition`` with RFC 6266 ``filename*``.
     """
-    name = unicodedata.normalize("NFC", raw)
-    name = _CONTROL.sub("", name)
+    name = _UNSAFE.sub("", raw)
+    name = unicodedata.normalize("NFC", name)
     name = re.split(r"[/\\]", name)[-1].strip()
     return "" if name in (".", "..") else name

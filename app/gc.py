@@ -46,7 +46,8 @@ def collect_garbage(
     cutoff = time.time() - older_than
     groups: dict[str, list[dict]] = {}
     for entry in store.list_objects(settings.segments_container):
-        groups.setdefault(entry["name"].split("/", 1)[0], []).append(entry)
+        # Segments are "<object_name>/<number>"; object names may hold "/" (subject prefixes).
+        groups.setdefault(entry["name"].rsplit("/", 1)[0], []).append(entry)
     report = GcReport()
     for object_name, entries in groups.items():
         stale = max(_timestamp(entry) for entry in entries) < cutoff

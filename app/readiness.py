@@ -94,6 +94,7 @@ class StorageState:
         if time.monotonic() - self._checked_at < self.settings.ready_cache_seconds:
             return self.problem
         with self._lock:
+            before = self.problem
             try:
                 if self.store.container_metadata(self.settings.container) is None:
                     self.problem = f"container {self.settings.container!r} does not exist"
@@ -103,4 +104,9 @@ class StorageState:
             except StorageError as exc:
                 self.problem = str(exc)
             self._checked_at = time.monotonic()
+            # One line per change of state, not one per probe of an outage.
+            if self.problem and not before:
+                log.warning("storage not ready: %s", self.problem)
+            elif before and not self.problem:
+                log.info("storage ready again")
         return self.problem

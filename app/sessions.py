@@ -38,24 +38,38 @@ def segment_name(object_name: str, number: int) -> str:
     return f"{object_name}/{number:06d}"
 
 
+def abort_marker(object_name: str) -> str:
+    # Beside the segments, so `gc` collects it with them; never a digit name, so never a part.
+    return f"{object_name}/aborted"
+
+
 class UploadSessions:
-    def __init__(self, store: ObjectStore, settings: Settings, signer: Signer) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        settings: Settings,
+        signer: Signer,
+        manifest_headers: dict[str, str] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.signer = signer
+        self.manifest_headers = manifest_headers or {}
 
     @property
     def segments(self) -> str:
         return self.settings.segments_container
 
-    def part_urls(self, ticket: Ticket, first: int, expires: int) -> list[dict]:
+    def part_urls(
+        self, ticket: Ticket, first: int, expires: int, ip_range: str | None = None
+    ) -> list[dict]:
         plan = _plan(ticket)
         last = min(plan.part_count, first + self.settings.part_url_batch - 1)
         parts = []
         for number in range(first, last + 1):
             offset, length = plan.part(number)
             name = segment_name(ticket.object_name, number)
-            url = self.signer.sign("PUT", name, expires, container=self.segments)
+            url = self.signer.sign("PUT", name, expires, container=self.segments, ip_range=ip_range)
             parts.append({"number": number, "offset": offset, "length": length, "upload_url": url})
         return parts
 
@@ -102,7 +116,7 @@ class UploadSessions:
             self.settings.container,
             ticket.object_name,
             manifest,
-            {"Content-Type": ticket.content_type},
+            {"Content-Type": ticket.content_type} | self.manifest_headers,
         )
         return Completed(ticket.object_name, plan.size, etag, ticket.content_type, ticket.filename)
 
@@ -119,13 +133,26 @@ class UploadSessions:
         return Completed(ticket.object_name, size, etag, ticket.content_type, ticket.filename)
 
     def abort(self, ticket: Ticket) -> int:
-        """Delete whatever the upload stored (segments, and the object); how many were deleted."""
+        """Delete whatever the upload stored (segments, and the object); how many were deleted.
+
+        ``upload_id`` is stateless, so a small marker object records the abort: from then on
+        the upload answers 404 everywhere. It expires by itself with the ticket.
+        """
         deleted = 0
         if ticket.plan is not None:
             for entry in self.store.list_objects(self.segments, prefix=f"{ticket.object_name}/"):
                 deleted += self.store.delete_object(self.segments, entry["name"])
         deleted += self.store.delete_object(self.settings.container, ticket.object_name)
+        self.store.put_object(
+            self.segments,
+            abort_marker(ticket.object_name),
+            b"",
+            {"X-Delete-After": str(self.settings.upload_session_ttl)},
+        )
         return deleted
+
+    def aborted(self, ticket: Ticket) -> bool:
+        return self.store.head_object(self.segments, abort_marker(ticket.object_name)) is not None
 
 
 def _plan(ticket: Ticket) -> PartPlan:

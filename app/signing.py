@@ -29,24 +29,35 @@ class Signer:
         expires: int,
         filename: str | None = None,
         container: str | None = None,
+        *,
+        ip_range: str | None = None,
+        prefix: str | None = None,
     ) -> str:
         """An absolute TempURL valid until the Unix time ``expires``.
 
         Swift checks the HMAC over the raw (unquoted) path, so sign that, then percent-encode
         the path for the URL. ``filename`` is outside the signature: Swift turns it into
         ``Content-Disposition`` on GET. ``container`` defaults to the upload container.
+        ``ip_range`` (an address or CIDR) limits the URL to clients Swift sees at that
+        address. With ``prefix`` (which ``object_name`` starts with) the signature covers
+        every object under it (``temp_url_prefix``).
         """
+        if prefix is not None and not object_name.startswith(prefix):
+            raise ValueError("object_name must start with prefix")
         signed = generate_temp_url(
-            self.object_path(object_name, container),
+            self.object_path(prefix if prefix is not None else object_name, container),
             expires,
             self.key,
             method,
             absolute=True,
+            prefix=prefix is not None,
+            ip_range=ip_range,
             digest=self.digest,
         )
-        path, query = signed.split("?", 1)
+        query = signed.split("?", 1)[1]
         base = urlsplit(self.storage_url)
-        url = f"{base.scheme}://{base.netloc}{quote(path)}?{query}"
+        path = quote(self.object_path(object_name, container))
+        url = f"{base.scheme}://{base.netloc}{path}?{query}"
         if filename is not None:
             url += "&filename=" + quote(filename, safe="")
         return url

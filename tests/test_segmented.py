@@ -78,7 +78,9 @@ def test_a_file_over_max_file_size_gets_a_segmented_plan(client, data):
         "parts"
     ]
     assert [(p["number"], p["offset"], p["length"]) for p in third] == [(3, 20 * MIB, 5 * MIB)]
-    for bad in ("0", "4", "x", "-1"):
+    beyond = client.get(f"/uploads/{answer['upload_id']}/parts?from=4", headers=AS_OWNER)
+    assert beyond.status_code == 200 and beyond.get_json()["parts"] == []
+    for bad in ("0", "x", "-1"):
         response = client.get(f"/uploads/{answer['upload_id']}/parts?from={bad}", headers=AS_OWNER)
         assert response.status_code == 400
         assert response.get_json()["invalid_params"] == ["from"]
@@ -160,9 +162,18 @@ def test_abort_leaves_no_segments(client, data, small_env):
         put_part(part, data)
     assert client.delete(f"/uploads/{answer['upload_id']}", headers=AS_OWNER).status_code == 204
     store = client.application.extensions["upload_signer.storage"].store
-    assert store.list_objects("uploads_segments", prefix=answer["object_name"] + "/") == []
-    status = client.get(f"/uploads/{answer['upload_id']}", headers=AS_OWNER).get_json()
-    assert status["stored_parts"] == []
+    left = store.list_objects("uploads_segments", prefix=answer["object_name"] + "/")
+    assert [entry["name"].rsplit("/", 1)[1] for entry in left] == ["aborted"]  # the marker only
+    upload = f"/uploads/{answer['upload_id']}"
+    for method, path in [
+        ("get", upload),
+        ("get", upload + "/parts"),
+        ("post", upload + "/complete"),
+        ("delete", upload),
+    ]:
+        gone = getattr(client, method)(path, headers=AS_OWNER)
+        assert gone.status_code == 404, (method, path)
+        assert gone.get_json()["detail"] == "This upload was aborted."
 
 
 def test_only_the_creator_may_see_complete_or_abort(client, data):

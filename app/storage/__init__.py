@@ -49,6 +49,9 @@ class ObjectStore(Protocol):
     ) -> str:
         """Create a Static Large Object from ``segments``; return its etag."""
 
+    def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
+        """Store a small object with the service's own token."""
+
     def delete_object(self, container: str, name: str) -> bool:
         """Delete; False if it was not there."""
 

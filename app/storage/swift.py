@@ -121,6 +121,9 @@ class SwiftStore:
         )
         return (etag or "").strip('"')
 
+    def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
+        self._call("object PUT", self._conn.put_object, container, name, data, headers=headers)
+
     def delete_object(self, container: str, name: str) -> bool:
         deleted = self._call(
             "object DELETE",

@@ -1,0 +1,84 @@
+"""Keys, JWTs and a real local JWKS HTTP server for the authentication tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+AUDIENCE = "upload-signer-tests"
+ISSUER = "https://idp.test/"
+
+
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(private_key: Any, kid: str) -> dict[str, Any]:
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        jwk = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+        jwk["alg"] = "RS256"
+    else:
+        jwk = ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+        jwk["alg"] = "ES256"
+    return jwk | {"kid": kid, "use": "sig"}
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"sub": "user-42", "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + 300}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def token(key: Any, algorithm: str, kid: str | None = None, **changes: Any) -> str:
+    headers = {"kid": kid} if kid else None
+    return jwt.encode(claims(**changes), key, algorithm=algorithm, headers=headers)
+
+
+class JwksServer:
+    """Serves ``{"keys": [...]}`` at /jwks.json on a free port and counts the fetches."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches += 1
+                body = json.dumps({"keys": server.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/jwks.json"
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
