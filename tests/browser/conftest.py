@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from swiftclient.client import Connection
 
-from tests.browser.frontend import FrontendServer, config_js, launch_chromium
+from app.frontend_server import FrontendServer
+from tests.browser.frontend import config_js, launch_chromium
 from tests.conftest import TOKEN
 from tests.servers import ApiServer, StorageServer
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, Request, Route, expect
 
-from tests.browser.frontend import FrontendServer
+from app.frontend_server import FrontendServer
 from tests.browser.pages import UploadPage
 from tests.conftest import TOKEN
 from tests.servers import ApiServer, StorageServer

@@ -12,8 +12,8 @@ import requests
 from playwright.sync_api import Page, expect
 from swiftclient.client import ClientException, Connection
 
+from app.frontend_server import FrontendServer
 from tests.browser.conftest import CONTAINER
-from tests.browser.frontend import FrontendServer
 from tests.browser.pages import UploadPage
 
 MiB = 1024 * 1024
@@ -136,7 +136,7 @@ def test_keyboard_only_upload(page: Page, frontend: FrontendServer, files):
             break
     assert page.evaluate("document.activeElement.id") == "files"
     with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
+        page.keyboard.press("Space")
     chooser.value.set_files(str(path))
     assert ui.wait_final("keyboard.txt") == "done"
     page.keyboard.press("Tab")
