@@ -113,6 +113,7 @@ function addFile(file) {
 
   let upload = null;
   let queued = null;
+  let startedAt = 0;
   let spokenStep = -1;
 
   const setState = (state, text) => {
@@ -148,8 +149,9 @@ function addFile(file) {
   };
 
   const finish = (result) => {
+    const seconds = (performance.now() - startedAt) / 1000;
     el.bar.value = 100;
-    el.rate.textContent = formatBytes(file.size);
+    el.rate.textContent = `${formatBytes(file.size)} in ${formatDuration(seconds)}`;
     el.link.href = result.download_url;
     el.link.download = file.name; // ignored cross-origin; storage's Content-Disposition names it
     el.link.textContent = `Download ${file.name}`;
@@ -180,6 +182,7 @@ function addFile(file) {
     upload = null;
     queued = () => {
       queued = null;
+      startedAt = performance.now();
       upload = new Upload(file, { ...settings(), onProgress, onRetry });
       upload.addEventListener("signed", (e) => (row.dataset.objectName = e.detail.object_name));
       setState("signing", "Starting…");

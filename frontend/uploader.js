@@ -148,9 +148,10 @@ export function formatBytes(bytes) {
   return `${value.toFixed(digits)} ${units[unit]}`;
 }
 
-/** "1 h 02 min", "3 min 05 s", "12 s"; "" when unknown. */
+/** "1 h 02 min", "3 min 05 s", "12 s", "under 1 s"; "" when unknown. */
 export function formatDuration(seconds) {
   if (seconds === null || !Number.isFinite(seconds)) return "";
+  if (seconds > 0 && seconds < 1) return "under 1 s";
   const s = Math.max(0, Math.ceil(seconds));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);

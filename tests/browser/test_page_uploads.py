@@ -63,7 +63,9 @@ def test_a_file_goes_up_with_progress_and_comes_back_under_its_name(
 
 
 def test_several_files_at_once_picked_and_dropped(page: Page, frontend: FrontendServer, files):
-    picked = files(("one.txt", 40_000), ("two.pdf", 1 * MiB), ("three.bin", 300_000))
+    picked = files(
+        ("quarterly report.pdf", 1 * MiB), ("photo équipe.jpg", 300_000), ("notes.txt", 40_000)
+    )
     ui = UploadPage(page).open(frontend.origin)
 
     ui.pick(*picked)
@@ -92,10 +94,23 @@ def test_several_files_at_once_picked_and_dropped(page: Page, frontend: Frontend
         in requests.get(ui.download_url("dropped.txt"), timeout=30).headers["Content-Type"]
     )
     assert page.errors == []
+    take_screenshot(page, ui, files)
 
+
+def take_screenshot(page: Page, ui: UploadPage, files) -> None:
+    """docs/screenshot.png for the README: finished uploads and one still going."""
+    (video,) = files(("holiday video.mp4", 2 * MiB))
+    ui.throttle_uploads(400 * 1024)
+    ui.pick(video)
+    page.wait_for_function(
+        "() => document.querySelector('li.upload progress').value > 30", timeout=15_000
+    )
+    page.locator("#files").blur()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ui.row("holiday video.mp4").get_by_role("button", name="Cancel").click()
+    assert ui.wait_final("holiday video.mp4") == "cancelled"
 
 
 def test_cancel_stops_the_upload_and_stores_nothing(
@@ -112,6 +127,7 @@ def test_cancel_stops_the_upload_and_stores_nothing(
     )
     object_name = row.get_attribute("data-object-name")
     assert object_name
+    expect(row.locator("a.download")).to_be_hidden()
 
     row.get_by_role("button", name="Cancel").click()
 

@@ -113,6 +113,8 @@ describe("formatting", () => {
     assert.equal(formatBytes(1500), "1.5 kB");
     assert.equal(formatBytes(256 * 1024 * 1024), "268 MB");
     assert.equal(formatDuration(4.2), "5 s");
+    assert.equal(formatDuration(0.3), "under 1 s");
+    assert.equal(formatDuration(0), "0 s");
     assert.equal(formatDuration(185), "3 min 05 s");
     assert.equal(formatDuration(3720), "1 h 02 min");
     assert.equal(formatDuration(null), "");
