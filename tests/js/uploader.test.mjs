@@ -303,6 +303,18 @@ describe("Upload", () => {
     });
   });
 
+  it("names a CORS refusal by storage once retries are spent, with fresh URLs on the way", async () => {
+    const calls = fakeApi();
+    const puts = fakeStorage(["network", "network", "network", "network"]);
+    await assert.rejects(uploadFile(file, { ...fast, retries: 3 }), {
+      kind: "cors",
+      message: /Storage at http:\/\/storage refused this page's origin \(CORS\)/,
+    });
+    assert.equal(puts.length, 4);
+    // After two failures without an answer, each retry uses a freshly signed URL.
+    assert.equal(calls.length, 3);
+  });
+
   it("cancels an upload in flight", async () => {
     fakeApi();
     fakeStorage(["hang"]);
