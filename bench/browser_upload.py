@@ -45,7 +45,8 @@ TOKEN = secrets.token_urlsafe(24)
 CONTAINER = "bench"
 HEAP_LIMIT = 64 * MiB
 RATIO_TARGET = 0.7
-POLL_SECONDS = 0.05
+# A file buffered in memory would stay there for the whole upload: 4 samples a second see it.
+POLL_SECONDS = 0.25
 
 
 def make_file(path: Path, size: int) -> None:
@@ -107,19 +108,29 @@ def browser_upload(page: Page, origin: str, path: Path) -> dict:
         ):
             peaks[key] = max(peaks[key], int(value))
 
+    def state() -> str:
+        # Straight through CDP: cheaper than a Playwright locator, on a machine with 2 cores.
+        answer = cdp.send(
+            "Runtime.evaluate",
+            {"expression": "document.querySelector('li.upload')?.dataset.state ?? ''"},
+        )
+        return answer["result"].get("value", "")
+
     sample()
     baseline = dict(peaks)
     page.locator("#files").set_input_files(str(path))
-    row = page.locator("li.upload").first
     deadline = time.monotonic() + 600
-    while (state := row.get_attribute("data-state")) not in ("done", "failed", "cancelled"):
+    while (current := state()) not in ("done", "failed", "cancelled"):
         if time.monotonic() > deadline:
             raise RuntimeError("the browser upload did not finish in 10 minutes")
         sample()
         time.sleep(POLL_SECONDS)
     sample()
-    if state != "done":
-        raise RuntimeError(f"browser upload {state}: {row.locator('.upload-status').inner_text()}")
+    row = page.locator("li.upload").first
+    if current != "done":
+        raise RuntimeError(
+            f"browser upload {current}: {row.locator('.upload-status').inner_text()}"
+        )
     object_name = row.get_attribute("data-object-name")
     # Resource Timing of the XHR PUT: request start to last response byte, like curl's total.
     duration_ms = page.evaluate(
@@ -196,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     curl_mibs = statistics.median(size / s / MiB for s in curl_runs)
     browser_mibs = statistics.median(size / r["seconds"] / MiB for r in browser_runs)
     ratio = browser_mibs / curl_mibs
+    best_ratio = max(size / r["seconds"] for r in browser_runs) / max(size / s for s in curl_runs)
     peak_heap = max(r["peak"]["js_heap_used"] for r in browser_runs)
     # A file read into memory (FileReader, arrayBuffer()) would show here, outside the V8 heap.
     peak_buffers = max(r["peak"]["backing_storage"] for r in browser_runs)
@@ -209,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         "curl_mib_per_s_median": round(curl_mibs, 1),
         "browser_mib_per_s_median": round(browser_mibs, 1),
         "throughput_ratio": round(ratio, 3),
+        "throughput_ratio_best_vs_best": round(best_ratio, 3),
         "throughput_ratio_target": RATIO_TARGET,
+        "load_average_after": os.getloadavg(),
         "peak_js_heap_used_bytes": peak_heap,
         "peak_array_buffer_bytes": peak_buffers,
         "peak_js_heap_limit_bytes": HEAP_LIMIT,
@@ -222,12 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nthroughput browser/curl: {ratio:.2f}x "
         f"({browser_mibs:.1f} vs {curl_mibs:.1f} MiB/s, median of {args.rounds}) "
-        f"— {verdict[ratio >= RATIO_TARGET]} >= {RATIO_TARGET}x"
+        f"— {verdict[ratio >= RATIO_TARGET]} >= {RATIO_TARGET}x; best vs best {best_ratio:.2f}x"
     )
     print(
         f"peak JS heap during upload: {peak_heap / MiB:.1f} MiB "
         f"(ArrayBuffer backing stores {peak_buffers / MiB:.1f} MiB) "
         f"— {verdict[peak_heap + peak_buffers < HEAP_LIMIT]} < {HEAP_LIMIT // MiB} MiB"
+    )
+    print(
+        f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs (other work on the machine skews the figures)"
     )
     print(f"figures written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
