@@ -308,7 +308,16 @@ export async function requestUpload(apiBase, token, { filename, contentType, siz
     throw new UploadError("network", `Could not reach the API at ${base}.`, { cause: error });
   }
   const text = await response.text();
-  if (response.status === 201) return JSON.parse(text);
+  if (response.status === 201) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new UploadError("api", `The API at ${base} answered with something else than JSON.`, {
+        status: 201,
+        cause: error,
+      });
+    }
+  }
   const detail = problemDetail(text);
   const suffix = detail ? `: ${detail}` : ".";
   if (response.status === 401) {
