@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
-APT_PACKAGES ?= curl redis-server
+APT_PACKAGES ?= curl redis-server chromium nodejs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALLED := $(VENV)/.installed
 

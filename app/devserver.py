@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from .config import ConfigError, Settings
+from .frontend_server import FRONTEND_DIR, FrontendServer
 
 STORAGE_VARIABLES = ("ST_AUTH", "ST_USER", "ST_KEY")
 
@@ -44,12 +45,17 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not become ready in {timeout:.0f} s")
 
 
-def write_frontend_config(frontend: Path, api_base: str, token: str) -> None:
+def frontend_config(api_base: str, token: str) -> str:
+    """frontend/config.js: where the demo page finds the API, and the token it sends."""
     config = {"apiBase": api_base, "token": token}
-    (frontend / "config.js").write_text(
+    return (
         "// Written by `make run` for local development; not committed.\n"
         f"export default {json.dumps(config, indent=2)};\n"
     )
+
+
+def write_frontend_config(frontend: Path, api_base: str, token: str) -> None:
+    (frontend / "config.js").write_text(frontend_config(api_base, token))
 
 
 def run_dev(args) -> int:
@@ -64,6 +70,7 @@ def run_dev(args) -> int:
     env.setdefault("CORS_ORIGINS", f"{frontend_origin},http://localhost:{frontend_port}")
 
     node = None
+    page: FrontendServer | None = None
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -98,28 +105,13 @@ def run_dev(args) -> int:
         )
         _wait_for(api + "/readyz", children[-1])
         token = env["API_TOKENS"].split(",")[0].strip()
-        frontend = Path("frontend")
         print(f"API:             {api}")
-        if (frontend / "index.html").exists():
-            write_frontend_config(frontend, api, token)
-            children.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "http.server",
-                        "--bind",
-                        "127.0.0.1",
-                        "--directory",
-                        str(frontend),
-                        str(frontend_port),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            _wait_for(f"{frontend_origin}/", children[-1])
-            print(f"Frontend:        {frontend_origin}/  <- open this page")
+        if (FRONTEND_DIR / "index.html").exists():
+            # Also on disk, for whoever serves frontend/ with a server of their own.
+            write_frontend_config(FRONTEND_DIR, api, token)
+            page = FrontendServer(frontend_config(api, token).encode(), port=frontend_port)
+            page.start()
+            print(f"Frontend:        {page.origin}/  <- open this page")
         print(f"Token:           {token}")
         print(
             "\nTry it from a shell:\n"
@@ -141,6 +133,8 @@ def run_dev(args) -> int:
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if page:
+            page.stop()
         for child in children:
             if child.poll() is None:
                 child.terminate()

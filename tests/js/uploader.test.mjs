@@ -1,0 +1,342 @@
+// Pure logic of frontend/uploader.js, and its retry policy driven through fake XHR/fetch.
+// Run: node --test tests/js/   (the browser tests cover the real network path)
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+
+import {
+  ProgressMeter,
+  Upload,
+  backoffDelay,
+  classifyStatus,
+  formatBytes,
+  formatDuration,
+  isExpired,
+  parseRetryAfter,
+  uploadFile,
+} from "../../frontend/uploader.js";
+
+describe("classifyStatus", () => {
+  it("treats 2xx as done", () => {
+    for (const status of [200, 201, 204]) assert.equal(classifyStatus(status), "done");
+  });
+  it("retries network errors, 408, 429 and 5xx", () => {
+    for (const status of [0, 408, 429, 500, 502, 503, 504]) {
+      assert.equal(classifyStatus(status), "retry", String(status));
+    }
+  });
+  it("refreshes the URL on a 401 from storage, but not from the API", () => {
+    assert.equal(classifyStatus(401), "refresh");
+    assert.equal(classifyStatus(401, { fromStorage: false }), "fail");
+  });
+  it("fails at once on other 4xx", () => {
+    for (const status of [400, 403, 404, 411, 413, 422]) {
+      assert.equal(classifyStatus(status), "fail", String(status));
+    }
+  });
+});
+
+describe("backoffDelay", () => {
+  const options = { retryDelay: 1000, maxRetryDelay: 10_000 };
+  it("doubles per attempt, jittered between half and all of the ceiling", () => {
+    assert.equal(backoffDelay(1, options, null, () => 0), 500);
+    assert.equal(backoffDelay(1, options, null, () => 1), 1000);
+    assert.equal(backoffDelay(3, options, null, () => 1), 4000);
+  });
+  it("never waits longer than maxRetryDelay", () => {
+    assert.equal(backoffDelay(20, options, null, () => 1), 10_000);
+    assert.equal(backoffDelay(2, options, "3600", () => 0), 10_000);
+  });
+  it("honours a longer Retry-After", () => {
+    assert.equal(backoffDelay(1, options, "5", () => 0), 5000);
+    assert.equal(backoffDelay(4, options, "1", () => 1), 8000);
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it("reads seconds and HTTP dates", () => {
+    assert.equal(parseRetryAfter("7"), 7000);
+    const now = Date.parse("2030-01-01T00:00:00Z");
+    assert.equal(parseRetryAfter("Tue, 01 Jan 2030 00:00:03 GMT", now), 3000);
+    assert.equal(parseRetryAfter("Mon, 31 Dec 2029 00:00:00 GMT", now), 0);
+  });
+  it("ignores what it cannot read", () => {
+    for (const value of [null, undefined, "", "soon"]) assert.equal(parseRetryAfter(value), null);
+  });
+});
+
+describe("ProgressMeter", () => {
+  it("computes percent, speed over the window, and ETA", () => {
+    const meter = new ProgressMeter(1000, { window: 2000, now: 0 });
+    assert.deepEqual(meter.update(100, 1000), {
+      loaded: 100,
+      total: 1000,
+      percent: 10,
+      speed: 100,
+      eta: 9,
+    });
+    meter.update(300, 2000);
+    // Samples older than the window drop out: speed is (700 - 100) B / 2 s, not the average.
+    const latest = meter.update(700, 3000);
+    assert.equal(latest.speed, 300);
+    assert.equal(latest.eta, 1);
+    assert.equal(meter.update(1000, 3500).eta, 0);
+  });
+  it("starts over when a retry sends the file again", () => {
+    const meter = new ProgressMeter(1000, { window: 5000, now: 0 });
+    meter.update(800, 1000);
+    const again = meter.update(100, 2000);
+    assert.equal(again.percent, 10);
+    assert.equal(again.speed, 0);
+    assert.equal(again.eta, null);
+  });
+  it("calls an empty file complete", () => {
+    assert.equal(new ProgressMeter(0, { now: 0 }).update(0, 10).percent, 100);
+  });
+});
+
+describe("isExpired", () => {
+  const url = "http://s/v1/AUTH_a/c/o?temp_url_sig=x&temp_url_expires=2000000000";
+  it("uses the API's expires_at", () => {
+    const urls = { upload_url: url, expires_at: "2030-01-01T00:00:00Z" };
+    assert.equal(isExpired(urls, Date.parse("2029-12-31T23:59:59Z")), false);
+    assert.equal(isExpired(urls, Date.parse("2030-01-01T00:00:00Z")), true);
+  });
+  it("falls back to the TempURL's temp_url_expires", () => {
+    assert.equal(isExpired({ upload_url: url }, 1_999_999_999_000), false);
+    assert.equal(isExpired({ upload_url: url }, 2_000_000_000_000), true);
+  });
+});
+
+describe("formatting", () => {
+  it("formats sizes and durations for people", () => {
+    assert.equal(formatBytes(999), "999 B");
+    assert.equal(formatBytes(1500), "1.5 kB");
+    assert.equal(formatBytes(256 * 1024 * 1024), "268 MB");
+    assert.equal(formatDuration(4.2), "5 s");
+    assert.equal(formatDuration(0.3), "under 1 s");
+    assert.equal(formatDuration(0), "0 s");
+    assert.equal(formatDuration(185), "3 min 05 s");
+    assert.equal(formatDuration(3720), "1 h 02 min");
+    assert.equal(formatDuration(null), "");
+  });
+});
+
+// ---------------------------------------------------------------- the Upload, with fakes
+
+/** Scripted storage: each PUT takes the next answer ({status, etag} or "network"). */
+function fakeStorage(answers) {
+  const puts = [];
+  class FakeXHR {
+    upload = {};
+    headers = {};
+    responseHeaders = "";
+    status = 0;
+    responseText = "";
+    open(method, url) {
+      this.method = method;
+      this.url = url;
+    }
+    setRequestHeader(name, value) {
+      this.headers[name] = value;
+    }
+    getAllResponseHeaders() {
+      return this.responseHeaders;
+    }
+    abort() {
+      clearTimeout(this.timer);
+      this.onabort?.();
+    }
+    send(body) {
+      puts.push({ url: this.url, headers: this.headers, body });
+      const answer = answers.shift() ?? { status: 201, etag: "e" };
+      if (answer === "hang") return;
+      this.timer = setTimeout(() => {
+        this.upload.onprogress?.({ loaded: body.size / 2 });
+        if (answer === "network") return this.onerror();
+        this.status = answer.status;
+        this.responseHeaders = answer.etag ? `etag: "${answer.etag}"\r\n` : "";
+        this.onload();
+      }, 1);
+    }
+  }
+  globalThis.XMLHttpRequest = FakeXHR;
+  return puts;
+}
+
+/** Scripted API: POST /uploads answers fresh URLs (or the given failures first). */
+function fakeApi({ failures = [], expiresIn = 900_000 } = {}) {
+  const calls = [];
+  globalThis.fetch = async (url, init = {}) => {
+    if (init.mode === "no-cors") return new Response(null, { status: 200 });
+    calls.push({ url, init });
+    const failure = failures.shift();
+    if (failure === "network") throw new TypeError("Failed to fetch");
+    if (failure) {
+      return new Response(JSON.stringify({ status: failure, detail: `no (${failure})` }), {
+        status: failure,
+        headers: { "Content-Type": "application/problem+json" },
+      });
+    }
+    const n = calls.length;
+    return new Response(
+      JSON.stringify({
+        object_name: `obj-${n}`,
+        upload_url: `http://storage/v1/AUTH_a/c/obj-${n}?temp_url_sig=s&temp_url_expires=1`,
+        upload_method: "PUT",
+        upload_headers: { "Content-Type": "text/plain" },
+        download_url: `http://storage/v1/AUTH_a/c/obj-${n}?filename=a.txt`,
+        expires_at: new Date(Date.now() + expiresIn).toISOString(),
+      }),
+      { status: 201, headers: { "Content-Type": "application/json" } },
+    );
+  };
+  return calls;
+}
+
+const file = new File(["hello world"], "a.txt", { type: "text/plain" });
+const fast = { apiBase: "http://api/", token: "t", retryDelay: 1, maxRetryDelay: 5 };
+const realFetch = globalThis.fetch;
+
+describe("Upload", () => {
+  afterEach(() => {
+    globalThis.fetch = realFetch;
+    delete globalThis.XMLHttpRequest;
+  });
+
+  it("signs, PUTs the File itself with exactly the signed headers, returns the result", async () => {
+    const calls = fakeApi();
+    const puts = fakeStorage([{ status: 201, etag: "abc" }]);
+    const progress = [];
+    const result = await uploadFile(file, { ...fast, onProgress: (p) => progress.push(p) });
+    assert.deepEqual(result, {
+      object_name: "obj-1",
+      download_url: "http://storage/v1/AUTH_a/c/obj-1?filename=a.txt",
+      etag: "abc",
+    });
+    assert.equal(calls[0].url, "http://api/uploads");
+    assert.equal(calls[0].init.headers.Authorization, "Bearer t");
+    assert.deepEqual(JSON.parse(calls[0].init.body), {
+      filename: "a.txt",
+      size: 11,
+      content_type: "text/plain",
+    });
+    assert.equal(puts.length, 1);
+    assert.equal(puts[0].body, file);
+    assert.deepEqual(puts[0].headers, { "Content-Type": "text/plain" });
+    assert.equal(progress.at(-1).percent, 100);
+  });
+
+  it("retries 503 and network errors on the same URL, then succeeds", async () => {
+    fakeApi();
+    const puts = fakeStorage([{ status: 503 }, "network", { status: 201 }]);
+    const upload = new Upload(file, fast);
+    const retries = [];
+    upload.addEventListener("retry", (event) => retries.push(event.detail.reason));
+    await upload.start();
+    assert.deepEqual(retries, ["server", "network"]);
+    assert.equal(puts.length, 3);
+    assert.equal(new Set(puts.map((put) => put.url)).size, 1);
+    assert.equal(upload.state, "done");
+  });
+
+  it("fails at once on a 413 with a clear message", async () => {
+    fakeApi();
+    const puts = fakeStorage([{ status: 413 }]);
+    await assert.rejects(uploadFile(file, fast), {
+      kind: "storage",
+      status: 413,
+      message: /larger than storage accepts \(413\)/,
+    });
+    assert.equal(puts.length, 1);
+  });
+
+  it("gives up after the configured number of retries", async () => {
+    fakeApi();
+    const puts = fakeStorage([{ status: 500 }, { status: 500 }, { status: 500 }]);
+    await assert.rejects(uploadFile(file, { ...fast, retries: 2 }), { kind: "storage" });
+    assert.equal(puts.length, 3);
+  });
+
+  it("replaces a URL storage refuses with 401 by a fresh one", async () => {
+    const calls = fakeApi();
+    const puts = fakeStorage([{ status: 401 }, { status: 201 }]);
+    const result = await uploadFile(file, fast);
+    assert.equal(calls.length, 2);
+    assert.equal(result.object_name, "obj-2");
+    assert.match(puts[1].url, /obj-2/);
+  });
+
+  it("replaces an expired URL whose refusal the browser hides as a network error", async () => {
+    const calls = fakeApi({ expiresIn: -1000 });
+    fakeStorage(["network", { status: 201 }]);
+    const result = await uploadFile(file, fast);
+    assert.equal(calls.length, 2);
+    assert.equal(result.object_name, "obj-2");
+  });
+
+  it("says 401 for a bad token and does not retry it", async () => {
+    const calls = fakeApi({ failures: [401] });
+    fakeStorage([]);
+    await assert.rejects(uploadFile(file, fast), {
+      kind: "auth",
+      message: "The API refused the token (401): no (401)",
+    });
+    assert.equal(calls.length, 1);
+  });
+
+  it("retries the API while storage is not ready (503)", async () => {
+    const calls = fakeApi({ failures: [503, 503] });
+    fakeStorage([]);
+    await uploadFile(file, fast);
+    assert.equal(calls.length, 3);
+  });
+
+  it("tells a CORS refusal of the API from an unreachable API", async () => {
+    fakeApi({ failures: ["network"] });
+    await assert.rejects(uploadFile(file, fast), { kind: "cors", message: /CORS_ORIGINS/ });
+    globalThis.fetch = async () => {
+      throw new TypeError("Failed to fetch");
+    };
+    await assert.rejects(uploadFile(file, { ...fast, retries: 1 }), {
+      kind: "network",
+      message: "Could not reach the API at http://api.",
+    });
+  });
+
+  it("names a CORS refusal by storage once retries are spent, with fresh URLs on the way", async () => {
+    const calls = fakeApi();
+    const puts = fakeStorage(["network", "network", "network", "network"]);
+    await assert.rejects(uploadFile(file, { ...fast, retries: 3 }), {
+      kind: "cors",
+      message: /Storage at http:\/\/storage refused this page's origin \(CORS\)/,
+    });
+    assert.equal(puts.length, 4);
+    // After two failures without an answer, each retry uses a freshly signed URL.
+    assert.equal(calls.length, 3);
+  });
+
+  it("cancels an upload in flight", async () => {
+    fakeApi();
+    fakeStorage(["hang"]);
+    const upload = new Upload(file, fast);
+    upload.addEventListener("progress", () => upload.cancel(), { once: true });
+    await assert.rejects(upload.start(), { kind: "aborted" });
+    assert.equal(upload.state, "cancelled");
+  });
+
+  it("retries a stalled upload", async () => {
+    fakeApi();
+    const puts = fakeStorage(["hang", { status: 201 }]);
+    await uploadFile(file, { ...fast, stallTimeout: 20 });
+    assert.equal(puts.length, 2);
+  });
+
+  it("is cancelled by an AbortSignal", async () => {
+    fakeApi();
+    fakeStorage(["hang"]);
+    const controller = new AbortController();
+    const promise = uploadFile(file, { ...fast, signal: controller.signal });
+    setTimeout(() => controller.abort(), 5);
+    await assert.rejects(promise, { kind: "aborted" });
+  });
+});
