@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..config import Settings, StorageAuth
+from ..config import KeystoneAuth, RackspaceAuth, Settings, StorageAuth
 
 
 class StorageError(RuntimeError):
@@ -37,7 +37,17 @@ class ObjectStore(Protocol):
 
 
 def open_store(settings: Settings) -> ObjectStore:
+    """The store for the configured provider (see ``config.STORAGE_LOADERS``)."""
     from .swift import SwiftStore
 
     auth: StorageAuth = settings.storage
-    return SwiftStore(auth, timeout=settings.storage_timeout)
+    timeout = settings.storage_timeout
+    if isinstance(auth, RackspaceAuth):
+        if auth.backend == "pyrax":
+            from .pyrax_backend import PyraxStore
+
+            return PyraxStore(auth, timeout=timeout)
+        return SwiftStore.rackspace(auth, timeout=timeout)
+    if isinstance(auth, KeystoneAuth):
+        return SwiftStore.keystone(auth, timeout=timeout)
+    return SwiftStore.v1(auth, timeout=timeout)

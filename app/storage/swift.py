@@ -1,4 +1,8 @@
-"""OpenStack Swift through python-swiftclient (Swift v1 auth: tempauth, swauth)."""
+"""OpenStack Swift through python-swiftclient: Swift v1 auth, Keystone v3, Rackspace identity.
+
+One store class for all three: they differ only in how the connection gets its token and storage
+URL, which python-swiftclient already abstracts (v1, ``auth_version="3"``, or a session object).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,24 @@ import logging
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
-from ..config import SwiftV1Auth
+from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
 from . import StorageError
+from .rackspace_identity import RackspaceIdentity
 
 log = logging.getLogger(__name__)
 ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
+
+# swiftclient's Keystone errors carry no status; these say what the user has to change.
+_KEYSTONE_HINTS = {
+    "Unauthorized": "Keystone refused the credentials: check OS_USERNAME and OS_PASSWORD (or the "
+    "application credential), OS_PROJECT_NAME and the domains",
+    "Endpoint for": "Keystone's catalog has no public object-store endpoint in OS_REGION_NAME",
+    "Authorization Failure": "Keystone authentication failed (is OS_AUTH_URL right?)",
+}
+
+# One retry: swiftclient re-authenticates by itself when a call gets 401 (expired token), and a
+# dead store must not hold a request for long.
+_RETRY = {"retries": 1, "starting_backoff": 0.2, "max_backoff": 1}
 
 
 def _describe(exc: Exception) -> str:
@@ -19,26 +36,87 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, ClientException):
         if exc.http_status is not None:
             return f"storage answered {exc.http_status} {exc.http_reason or ''}".strip()
+        message = (exc.msg or "").strip()
+        for prefix, hint in _KEYSTONE_HINTS.items():
+            if message.startswith(prefix):
+                return hint
         return "storage unreachable"
     return f"storage unreachable ({type(exc).__name__})"
 
 
 class SwiftStore:
-    def __init__(self, auth: SwiftV1Auth, timeout: float = 10.0) -> None:
-        # swiftclient re-authenticates by itself when a call gets 401 (expired token); one
-        # retry is enough for that, and keeps a dead store from holding a request for long.
-        self._conn = swift.Connection(
+    def __init__(
+        self,
+        conn: swift.Connection,
+        identity: RackspaceIdentity | None = None,
+        servicenet: bool = False,
+    ) -> None:
+        self._conn = conn
+        # With Rackspace identity the token and both endpoints come from its catalog; the
+        # browser-facing publicURL signs even when the service itself talks to internalURL.
+        self._identity = identity
+        self._servicenet = servicenet
+
+    @classmethod
+    def v1(cls, auth: SwiftV1Auth, timeout: float = 10.0) -> SwiftStore:
+        conn = swift.Connection(
             authurl=auth.auth_url,
             user=auth.user,
             key=auth.key,
             auth_version="1",
-            retries=1,
-            starting_backoff=0.2,
-            max_backoff=1,
             timeout=timeout,
+            **_RETRY,
         )
+        return cls(conn)
+
+    @classmethod
+    def keystone(cls, auth: KeystoneAuth, timeout: float = 10.0) -> SwiftStore:
+        options = {
+            "project_name": auth.project_name,
+            "project_id": auth.project_id,
+            "user_domain_name": auth.user_domain_name,
+            "project_domain_name": auth.project_domain_name,
+            "region_name": auth.region_name,
+            "endpoint_type": "public",
+        }
+        user, key = auth.username, auth.password
+        if auth.application_credential_id:
+            options |= {
+                "auth_type": "v3applicationcredential",
+                "application_credential_id": auth.application_credential_id,
+                "application_credential_secret": auth.application_credential_secret,
+            }
+            # swiftclient re-authenticates after a 401 only when user and key are set.
+            user, key = auth.application_credential_id, auth.application_credential_secret
+        conn = swift.Connection(
+            authurl=auth.auth_url,
+            user=user,
+            key=key,
+            auth_version="3",
+            os_options={name: value for name, value in options.items() if value},
+            timeout=timeout,
+            **_RETRY,
+        )
+        return cls(conn)
+
+    @classmethod
+    def rackspace(cls, auth: RackspaceAuth, timeout: float = 10.0) -> SwiftStore:
+        identity = RackspaceIdentity(auth, timeout=timeout)
+        conn = swift.Connection(
+            session=identity,
+            os_options={"endpoint_type": "internal" if auth.servicenet else "public"},
+            timeout=timeout,
+            **_RETRY,
+        )
+        return cls(conn, identity=identity, servicenet=auth.servicenet)
+
+    def _refresh_if_expiring(self) -> None:
+        # swiftclient asks for a token only when it has none: drop it shortly before it expires.
+        if self._identity is not None and self._identity.expiring():
+            self._conn.url = self._conn.token = None
 
     def _call(self, what: str, method, *args, **kwargs):
+        self._refresh_if_expiring()
         try:
             return method(*args, **kwargs)
         except (ClientException, OSError, ValueError) as exc:
@@ -47,16 +125,28 @@ class SwiftStore:
             raise StorageError(f"{what}: {reason}") from None
 
     def authenticate(self) -> None:
+        if self._identity is not None:
+            self._identity.invalidate()
         self._conn.url = self._conn.token = None
         self._call("authenticate", self._conn.get_auth)
 
     @property
     def public_url(self) -> str:
+        if self._identity is not None:
+            return self._identity.url("public")
         if not self._conn.url:
             self.authenticate()
         return self._conn.url
 
+    @property
+    def own_url(self) -> str:
+        """Where the service's own calls go (internalURL with RACKSPACE_SERVICENET=1)."""
+        if self._identity is not None:
+            return self._identity.url("internal" if self._servicenet else "public")
+        return self.public_url
+
     def container_metadata(self, container: str) -> dict[str, str] | None:
+        self._refresh_if_expiring()
         try:
             return self._conn.head_container(container)
         except ClientException as exc:
@@ -82,3 +172,10 @@ class SwiftStore:
         if key2:
             headers["X-Account-Meta-Temp-URL-Key-2"] = key2
         self._call("account POST", self._conn.post_account, headers)
+
+    def info(self) -> dict | None:
+        """The cluster's ``GET /info`` (capabilities), or None where the cluster hides it."""
+        try:
+            return self._call("GET /info", self._conn.get_capabilities)
+        except StorageError:
+            return None
