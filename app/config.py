@@ -172,9 +172,9 @@ def _keystone(env: Mapping[str, str]) -> KeystoneAuth | None:
             project_id=project_id or None,
             **common,
         )
-    if importlib.util.find_spec("keystoneclient") is None:
+    if importlib.util.find_spec("keystoneauth1") is None:
         raise ConfigError(
-            "OS_AUTH_URL is set but python-keystoneclient is not installed: "
+            "OS_AUTH_URL is set but keystoneauth1 is not installed: "
             "pip install 'upload-signer[keystone]'"
         )
     return auth

@@ -14,7 +14,9 @@ from tests.conftest import ALLOWED_ORIGIN
 
 
 def put(answer: dict, data: bytes) -> requests.Response:
-    return requests.put(answer["upload_url"], data=data, headers=answer["upload_headers"], timeout=30)
+    return requests.put(
+        answer["upload_url"], data=data, headers=answer["upload_headers"], timeout=30
+    )
 
 
 def test_signed_urls_round_trip_the_bytes(sign):
@@ -35,7 +37,10 @@ def test_signed_urls_round_trip_the_bytes(sign):
     [
         ("rapport final é.txt", "rapport%20final%20%C3%A9.txt"),
         ('say "hi" & bye.txt', "say%20%22hi%22%20%26%20bye.txt"),
-        ("日本語 ファイル.bin", "%E6%97%A5%E6%9C%AC%E8%AA%9E%20%E3%83%95%E3%82%A1%E3%82%A4%E3%83%AB.bin"),
+        (
+            "日本語 ファイル.bin",
+            "%E6%97%A5%E6%9C%AC%E8%AA%9E%20%E3%83%95%E3%82%A1%E3%82%A4%E3%83%AB.bin",
+        ),
     ],
 )
 def test_download_names_survive_unicode_spaces_and_quotes(sign, filename, encoded):
@@ -88,7 +93,9 @@ def _replace_query(url: str, **changes: str) -> str:
 def test_storage_refuses_tampered_other_object_and_wrong_method_urls(sign):
     answer, other = sign(), sign()
     sig = parse_qs(urlsplit(answer["upload_url"]).query)["temp_url_sig"][0]
-    tampered = _replace_query(answer["upload_url"], temp_url_sig=("0" if sig[0] != "0" else "1") + sig[1:])
+    tampered = _replace_query(
+        answer["upload_url"], temp_url_sig=("0" if sig[0] != "0" else "1") + sig[1:]
+    )
     assert requests.put(tampered, data=b"x", timeout=30).status_code == 401
     # The signature of one object does not open another.
     other_object = other["upload_url"].split("?")[0] + "?" + answer["upload_url"].split("?")[1]
@@ -106,7 +113,9 @@ def test_storage_refuses_an_expired_url(env):
 
     client = create_app(env | {"TEMPURL_TTL": "1"}).test_client()
     answer = client.post(
-        "/uploads", json={"filename": "late.txt"}, headers={"Authorization": f"Bearer {env['API_TOKENS']}"}
+        "/uploads",
+        json={"filename": "late.txt"},
+        headers={"Authorization": f"Bearer {env['API_TOKENS']}"},
     ).get_json()
     time.sleep(2.1)
     assert put(answer, b"late").status_code == 401
@@ -118,7 +127,9 @@ def test_other_digests_sign_urls_swift_accepts(env, digest):
 
     client = create_app(env | {"TEMPURL_DIGEST": digest}).test_client()
     answer = client.post(
-        "/uploads", json={"filename": "d.txt"}, headers={"Authorization": f"Bearer {env['API_TOKENS']}"}
+        "/uploads",
+        json={"filename": "d.txt"},
+        headers={"Authorization": f"Bearer {env['API_TOKENS']}"},
     ).get_json()
     sig = parse_qs(urlsplit(answer["upload_url"]).query)["temp_url_sig"][0]
     assert sig.startswith("sha512:") if digest == "sha512" else len(sig) == 40
@@ -128,8 +139,13 @@ def test_other_digests_sign_urls_swift_accepts(env, digest):
 
 def test_container_cors_allows_the_configured_origin_only(sign, swift):
     answer = sign()
-    preflight = {"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"}
-    allowed = requests.options(answer["upload_url"], headers=preflight | {"Origin": ALLOWED_ORIGIN}, timeout=30)
+    preflight = {
+        "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    allowed = requests.options(
+        answer["upload_url"], headers=preflight | {"Origin": ALLOWED_ORIGIN}, timeout=30
+    )
     assert allowed.status_code == 200
     assert allowed.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "content-type" in allowed.headers["Access-Control-Allow-Headers"].lower()
@@ -146,7 +162,10 @@ def test_container_metadata_lists_origins_space_separated_and_exposes_etag(env, 
     origins = "http://a.example:1,https://b.example"
     state = create_app(env | {"CORS_ORIGINS": origins}).extensions["upload_signer.storage"]
     meta = state.store.container_metadata("uploads")
-    assert meta["x-container-meta-access-control-allow-origin"] == "http://a.example:1 https://b.example"
+    assert (
+        meta["x-container-meta-access-control-allow-origin"]
+        == "http://a.example:1 https://b.example"
+    )
     assert meta["x-container-meta-access-control-expose-headers"] == "etag"
     create_app(env)  # put the session's origin back for the other tests
 
@@ -166,7 +185,8 @@ def test_api_cors_preflight_is_answered_for_configured_origins(client):
     assert "authorization" in allowed and "content-type" in allowed
     assert int(response.headers["Access-Control-Max-Age"]) > 0
     denied = client.options(
-        "/uploads", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        "/uploads",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "Access-Control-Allow-Origin" not in denied.headers
 
@@ -180,8 +200,16 @@ def test_through_gunicorn_with_curl_like_clients(api_server, http):
     )
     assert response.status_code == 201
     answer = response.json()
-    assert http.put(answer["upload_url"], data=b"gunicorn", headers=answer["upload_headers"]).status_code == 201
+    assert (
+        http.put(
+            answer["upload_url"], data=b"gunicorn", headers=answer["upload_headers"]
+        ).status_code
+        == 201
+    )
     download = http.get(answer["download_url"])
     assert download.content == b"gunicorn"
     assert 'filename="via gunicorn.txt"' in download.headers["Content-Disposition"]
-    assert http.get(api_server.url + "/readyz").json() == {"status": "ready", "container": "uploads"}
+    assert http.get(api_server.url + "/readyz").json() == {
+        "status": "ready",
+        "container": "uploads",
+    }

@@ -7,6 +7,7 @@ URL, which python-swiftclient already abstracts (v1, ``auth_version="3"``, or a 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
@@ -15,16 +16,13 @@ from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
 from . import StorageError
 from .rackspace_identity import RackspaceIdentity
 
+if TYPE_CHECKING:
+    from .keystone import KeystoneSession
+
+    TokenSource = RackspaceIdentity | KeystoneSession
+
 log = logging.getLogger(__name__)
 ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
-
-# swiftclient's Keystone errors carry no status; these say what the user has to change.
-_KEYSTONE_HINTS = {
-    "Unauthorized": "Keystone refused the credentials: check OS_USERNAME and OS_PASSWORD (or the "
-    "application credential), OS_PROJECT_NAME and the domains",
-    "Endpoint for": "Keystone's catalog has no public object-store endpoint in OS_REGION_NAME",
-    "Authorization Failure": "Keystone authentication failed (is OS_AUTH_URL right?)",
-}
 
 # One retry: swiftclient re-authenticates by itself when a call gets 401 (expired token), and a
 # dead store must not hold a request for long.
@@ -36,10 +34,6 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, ClientException):
         if exc.http_status is not None:
             return f"storage answered {exc.http_status} {exc.http_reason or ''}".strip()
-        message = (exc.msg or "").strip()
-        for prefix, hint in _KEYSTONE_HINTS.items():
-            if message.startswith(prefix):
-                return hint
         return "storage unreachable"
     return f"storage unreachable ({type(exc).__name__})"
 
@@ -48,12 +42,13 @@ class SwiftStore:
     def __init__(
         self,
         conn: swift.Connection,
-        identity: RackspaceIdentity | None = None,
+        identity: TokenSource | None = None,
         servicenet: bool = False,
     ) -> None:
         self._conn = conn
-        # With Rackspace identity the token and both endpoints come from its catalog; the
-        # browser-facing publicURL signs even when the service itself talks to internalURL.
+        # With a token source (Rackspace identity, Keystone) the token and both endpoints come
+        # from its catalog; the browser-facing public URL signs even when the service itself
+        # talks to the internal one.
         self._identity = identity
         self._servicenet = servicenet
 
@@ -71,44 +66,26 @@ class SwiftStore:
 
     @classmethod
     def keystone(cls, auth: KeystoneAuth, timeout: float = 10.0) -> SwiftStore:
-        options = {
-            "project_name": auth.project_name,
-            "project_id": auth.project_id,
-            "user_domain_name": auth.user_domain_name,
-            "project_domain_name": auth.project_domain_name,
-            "region_name": auth.region_name,
-            "endpoint_type": "public",
-        }
-        user, key = auth.username, auth.password
-        if auth.application_credential_id:
-            options |= {
-                "auth_type": "v3applicationcredential",
-                "application_credential_id": auth.application_credential_id,
-                "application_credential_secret": auth.application_credential_secret,
-            }
-            # swiftclient re-authenticates after a 401 only when user and key are set.
-            user, key = auth.application_credential_id, auth.application_credential_secret
-        conn = swift.Connection(
-            authurl=auth.auth_url,
-            user=user,
-            key=key,
-            auth_version="3",
-            os_options={name: value for name, value in options.items() if value},
-            timeout=timeout,
-            **_RETRY,
-        )
-        return cls(conn)
+        from .keystone import KeystoneSession  # keystoneauth1 comes with the `keystone` extra
+
+        return cls._with_session(KeystoneSession(auth, timeout=timeout), timeout)
 
     @classmethod
     def rackspace(cls, auth: RackspaceAuth, timeout: float = 10.0) -> SwiftStore:
         identity = RackspaceIdentity(auth, timeout=timeout)
+        return cls._with_session(identity, timeout, servicenet=auth.servicenet)
+
+    @classmethod
+    def _with_session(
+        cls, identity: TokenSource, timeout: float, servicenet: bool = False
+    ) -> SwiftStore:
         conn = swift.Connection(
             session=identity,
-            os_options={"endpoint_type": "internal" if auth.servicenet else "public"},
+            os_options={"endpoint_type": "internal" if servicenet else "public"},
             timeout=timeout,
             **_RETRY,
         )
-        return cls(conn, identity=identity, servicenet=auth.servicenet)
+        return cls(conn, identity=identity, servicenet=servicenet)
 
     def _refresh_if_expiring(self) -> None:
         # swiftclient asks for a token only when it has none: drop it shortly before it expires.
