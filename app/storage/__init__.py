@@ -35,6 +35,17 @@ class ObjectStore(Protocol):
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None: ...
 
+    @property
+    def own_url(self) -> str:
+        """Storage URL of the service's own calls (internal with RACKSPACE_SERVICENET=1)."""
+
+    @property
+    def region(self) -> str | None:
+        """The region in use, where the provider has regions."""
+
+    def delete_object(self, container: str, name: str) -> None:
+        """Delete one object (``upload-signer check`` removes its test object); 404 is fine."""
+
 
 def open_store(settings: Settings) -> ObjectStore:
     """The store for the configured provider (see ``config.STORAGE_LOADERS``)."""

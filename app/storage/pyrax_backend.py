@@ -187,7 +187,15 @@ class PyraxStore:
     def own_url(self) -> str:
         return self._own.management_url.rstrip("/")
 
+    @property
+    def region(self) -> str | None:
+        self._own  # noqa: B018  -- authenticates if needed
+        return self._region()
+
     # -- the ObjectStore operations -----------------------------------------------------------
+    def delete_object(self, container: str, name: str) -> None:
+        self._call("object DELETE", "delete", f"/{container}/{name}", missing_ok=True)
+
     def container_metadata(self, container: str) -> dict[str, str] | None:
         response = self._call("container HEAD", "head", "/" + container, missing_ok=True)
         if response is None:

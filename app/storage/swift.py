@@ -122,6 +122,22 @@ class SwiftStore:
             return self._identity.url("internal" if self._servicenet else "public")
         return self.public_url
 
+    @property
+    def region(self) -> str | None:
+        if isinstance(self._identity, RackspaceIdentity):
+            return self._identity.region()
+        return getattr(getattr(self._identity, "auth", None), "region_name", None)
+
+    def delete_object(self, container: str, name: str) -> None:
+        self._refresh_if_expiring()
+        try:
+            self._conn.delete_object(container, name)
+        except ClientException as exc:
+            if exc.http_status != 404:
+                raise StorageError(f"object DELETE: {_describe(exc)}") from None
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"object DELETE: {_describe(exc)}") from None
+
     def container_metadata(self, container: str) -> dict[str, str] | None:
         self._refresh_if_expiring()
         try:
