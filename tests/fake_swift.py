@@ -74,7 +74,9 @@ class FakeSwiftAccount:
             context.status_code = 204
         else:
             context.status_code = 204
-            context.headers.update(self.account | {"X-Account-Container-Count": "0"})
+            # Swift sends header names title-cased (X-Account-Meta-Temp-Url-Key).
+            context.headers.update({k.title(): v for k, v in self.account.items()})
+            context.headers["X-Account-Container-Count"] = "0"
         return ""
 
     def _container(self, request, context) -> str:
@@ -98,7 +100,8 @@ class FakeSwiftAccount:
             context.status_code = 204
         else:
             context.status_code = 204
-            context.headers.update(self.containers[name] | {"X-Container-Object-Count": "0"})
+            context.headers.update({k.title(): v for k, v in self.containers[name].items()})
+            context.headers["X-Container-Object-Count"] = "0"
         return ""
 
     def _tempurl_ok(self, request, method: str) -> bool:
