@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -265,7 +266,7 @@ KEYSTONE = "https://keystone.example/v3"
 SWIFT_PUBLIC = "https://swift-two.example/v1/AUTH_p1"
 
 
-def keystone_token(methods: list[str]) -> dict:
+def keystone_token(methods: list[str], expires_at: str = "2100-01-01T00:00:00.000000Z") -> dict:
     catalog = [
         {
             "type": "object-store",
@@ -285,7 +286,7 @@ def keystone_token(methods: list[str]) -> dict:
     return {
         "token": {
             "methods": methods,
-            "expires_at": "2100-01-01T00:00:00.000000Z",
+            "expires_at": expires_at,
             "issued_at": "2026-01-01T00:00:00.000000Z",
             "user": {"id": "u1", "name": "alice", "domain": {"id": "default", "name": "Default"}},
             "project": {
@@ -418,3 +419,29 @@ def test_keystone_5xx_and_unreachable(mock):
         StorageError, match=r"^Keystone unreachable at https://keystone\.example/v3"
     ):
         open_store(Settings.from_env(keystone_env())).authenticate()
+
+
+def test_keystone_token_is_renewed_before_it_expires(mock):
+    soon = datetime.fromtimestamp(time.time() + 120, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    tokens = mock.post(
+        f"{KEYSTONE}/auth/tokens",
+        [
+            {
+                "status_code": 201,
+                "json": keystone_token(["password"], soon),
+                "headers": {"X-Subject-Token": "ks-1"},
+            },
+            {
+                "status_code": 201,
+                "json": keystone_token(["password"]),
+                "headers": {"X-Subject-Token": "ks-2"},
+            },
+        ],
+    )
+    files = FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-1", "ks-2"})
+    store = open_store(Settings.from_env(keystone_env()))
+    store.authenticate()  # ks-1 expires in 2 minutes, inside the 5-minute margin: renewed
+    store.tempurl_keys()
+    store.tempurl_keys()
+    assert tokens.call_count == 2
+    assert files.seen_tokens == ["ks-2", "ks-2"]
