@@ -68,6 +68,7 @@ class Checker:
         self.timeout = settings.storage_timeout
         self.key: str | None = None
         self.signer: Signer | None = None
+        self.metadata: dict[str, str] = {}
         self.object_name = f"{TEST_PREFIX}{uuid.uuid4()}"
 
     # -- configuration and storage state -------------------------------------------------------

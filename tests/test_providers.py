@@ -19,7 +19,7 @@ import requests_mock
 from app import create_app
 from app.config import ConfigError, KeystoneAuth, RackspaceAuth, Settings, SwiftV1Auth
 from app.storage import StorageError, open_store
-from app.storage.rackspace_identity import RackspaceIdentity
+from app.storage.rackspace_identity import RackspaceIdentity, parse_access
 from app.storage.swift import SwiftStore
 from tests import rackspace
 from tests.fake_swift import FakeSwiftAccount
@@ -206,6 +206,16 @@ def test_identity_failures_are_one_clear_line_without_the_key(mock, status, mess
     text = str(error.value)
     assert text.startswith(message)
     assert "\n" not in text and rackspace.ENV["RACKSPACE_API_KEY"] not in text
+
+
+def test_identity_expiry_with_a_utc_offset_and_a_region_in_lower_case():
+    answer = rackspace.token_answer()
+    answer["access"]["token"]["expires"] = "2014-01-09T16:07:42.000-06:00"
+    answer["access"]["serviceCatalog"][-1]["endpoints"][0]["region"] = "dfw"
+    access = parse_access(answer)
+    assert access.expires == datetime(2014, 1, 9, 22, 7, 42, tzinfo=UTC).timestamp()
+    assert access.endpoints["DFW"]["publicURL"] == rackspace.public_url("DFW")
+    assert access.default_region == "ORD" and access.token == "tok-1"
 
 
 def test_identity_unreachable_names_the_url(mock):
