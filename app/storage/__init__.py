@@ -47,6 +47,26 @@ class ObjectStore(Protocol):
         """Delete one object (``upload-signer check`` removes its test object); 404 is fine."""
 
 
+class TokenSource(Protocol):
+    """Token and endpoints from an identity service (Rackspace identity, Keystone v3).
+
+    ``get_token``, ``get_endpoint`` and ``invalidate`` are what python-swiftclient asks of a
+    keystoneauth session (``Connection(session=...)``); the store uses the other two.
+    """
+
+    def get_token(self) -> str: ...
+
+    def get_endpoint(self, service_type: str, interface: str, region_name: str | None) -> str: ...
+
+    def invalidate(self) -> bool: ...
+
+    def url(self, interface: str = "public") -> str:
+        """The object-store endpoint: ``public`` (browsers, signing) or ``internal``."""
+
+    def expiring(self) -> bool:
+        """True when the token is missing or expires within the re-authentication margin."""
+
+
 def open_store(settings: Settings) -> ObjectStore:
     """The store for the configured provider (see ``config.STORAGE_LOADERS``)."""
     from .swift import SwiftStore

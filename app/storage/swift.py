@@ -1,25 +1,20 @@
 """OpenStack Swift through python-swiftclient: Swift v1 auth, Keystone v3, Rackspace identity.
 
 One store class for all three: they differ only in how the connection gets its token and storage
-URL, which python-swiftclient already abstracts (v1, ``auth_version="3"``, or a session object).
+URL, which python-swiftclient already abstracts: v1 auth, or a session object that hands it the
+token and endpoint (Rackspace identity, a keystoneauth1 session for Keystone v3).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
 from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
-from . import StorageError
+from . import StorageError, TokenSource
 from .rackspace_identity import RackspaceIdentity
-
-if TYPE_CHECKING:
-    from .keystone import KeystoneSession
-
-    TokenSource = RackspaceIdentity | KeystoneSession
 
 log = logging.getLogger(__name__)
 ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
