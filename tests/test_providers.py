@@ -235,13 +235,7 @@ def test_the_token_is_renewed_before_it_expires(mock):
         rackspace.token_answer("tok-2", expires=now[0] + 7200),
     )
     files = FakeSwiftAccount(mock, rackspace.public_url("DFW"), {"tok-1", "tok-2"})
-    identity_ = RackspaceIdentity(auth, clock=lambda: now[0])
-    store = SwiftStore(
-        __import__("swiftclient").client.Connection(
-            session=identity_, os_options={"endpoint_type": "public"}, retries=0
-        ),
-        identity=identity_,
-    )
+    store = SwiftStore(auth, identity=RackspaceIdentity(auth, clock=lambda: now[0]))
     store.tempurl_keys()
     now[0] += 3000  # still 600 s left: the token is reused
     store.tempurl_keys()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..config import KeystoneAuth, RackspaceAuth, Settings, StorageAuth
+from ..config import RackspaceAuth, Settings, StorageAuth
 
 
 class StorageError(RuntimeError):
@@ -73,12 +73,8 @@ def open_store(settings: Settings) -> ObjectStore:
 
     auth: StorageAuth = settings.storage
     timeout = settings.storage_timeout
-    if isinstance(auth, RackspaceAuth):
-        if auth.backend == "pyrax":
-            from .pyrax_backend import PyraxStore
+    if isinstance(auth, RackspaceAuth) and auth.backend == "pyrax":
+        from .pyrax_backend import PyraxStore
 
-            return PyraxStore(auth, timeout=timeout)
-        return SwiftStore.rackspace(auth, timeout=timeout)
-    if isinstance(auth, KeystoneAuth):
-        return SwiftStore.keystone(auth, timeout=timeout)
-    return SwiftStore.v1(auth, timeout=timeout)
+        return PyraxStore(auth, timeout=timeout)
+    return SwiftStore(auth, timeout=timeout)

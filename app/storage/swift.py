@@ -36,51 +36,40 @@ def _describe(exc: Exception) -> str:
 class SwiftStore:
     def __init__(
         self,
-        conn: swift.Connection,
+        auth: SwiftV1Auth | RackspaceAuth | KeystoneAuth,
+        timeout: float = 10.0,
         identity: TokenSource | None = None,
-        servicenet: bool = False,
     ) -> None:
-        self._conn = conn
+        """``identity`` replaces the token source built from ``auth`` (tests give it a clock)."""
+        self._servicenet = isinstance(auth, RackspaceAuth) and auth.servicenet
+        if isinstance(auth, SwiftV1Auth):
+            self._identity = None
+            self._conn = swift.Connection(
+                authurl=auth.auth_url,
+                user=auth.user,
+                key=auth.key,
+                auth_version="1",
+                timeout=timeout,
+                **_RETRY,
+            )
+            return
         # With a token source (Rackspace identity, Keystone) the token and both endpoints come
         # from its catalog; the browser-facing public URL signs even when the service itself
         # talks to the internal one.
+        if identity is None:
+            if isinstance(auth, RackspaceAuth):
+                identity = RackspaceIdentity(auth, timeout=timeout)
+            else:
+                from .keystone import KeystoneSession  # keystoneauth1: the `keystone` extra
+
+                identity = KeystoneSession(auth, timeout=timeout)
         self._identity = identity
-        self._servicenet = servicenet
-
-    @classmethod
-    def v1(cls, auth: SwiftV1Auth, timeout: float = 10.0) -> SwiftStore:
-        conn = swift.Connection(
-            authurl=auth.auth_url,
-            user=auth.user,
-            key=auth.key,
-            auth_version="1",
-            timeout=timeout,
-            **_RETRY,
-        )
-        return cls(conn)
-
-    @classmethod
-    def keystone(cls, auth: KeystoneAuth, timeout: float = 10.0) -> SwiftStore:
-        from .keystone import KeystoneSession  # keystoneauth1 comes with the `keystone` extra
-
-        return cls._with_session(KeystoneSession(auth, timeout=timeout), timeout)
-
-    @classmethod
-    def rackspace(cls, auth: RackspaceAuth, timeout: float = 10.0) -> SwiftStore:
-        identity = RackspaceIdentity(auth, timeout=timeout)
-        return cls._with_session(identity, timeout, servicenet=auth.servicenet)
-
-    @classmethod
-    def _with_session(
-        cls, identity: TokenSource, timeout: float, servicenet: bool = False
-    ) -> SwiftStore:
-        conn = swift.Connection(
+        self._conn = swift.Connection(
             session=identity,
-            os_options={"endpoint_type": "internal" if servicenet else "public"},
+            os_options={"endpoint_type": "internal" if self._servicenet else "public"},
             timeout=timeout,
             **_RETRY,
         )
-        return cls(conn, identity=identity, servicenet=servicenet)
 
     def _refresh_if_expiring(self) -> None:
         # swiftclient asks for a token only when it has none: drop it shortly before it expires.
