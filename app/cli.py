@@ -34,6 +34,18 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop
 
 
+def run_check(args: argparse.Namespace) -> int:
+    """Diagnose the storage setup with the service's own environment."""
+    import logging
+
+    from .check import run_check
+
+    # The report says what failed; library warnings would repeat it (swiftclient's, with a token).
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("swiftclient").setLevel(logging.CRITICAL + 1)
+    return run_check(fix=args.fix)
+
+
 def run_storage(args: argparse.Namespace) -> int:
     """Run a real single-node Swift in the foreground until SIGINT/SIGTERM."""
     from .embedded.node import EmbeddedSwift, EmbeddedSwiftError
@@ -64,18 +76,6 @@ def run_storage(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         node.stop()
-
-
-def run_check(args: argparse.Namespace) -> int:
-    """Diagnose the storage setup with the service's own environment."""
-    import logging
-
-    from .check import run_check
-
-    # The report says what failed; library warnings would repeat it (swiftclient's, with a token).
-    logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("swiftclient").setLevel(logging.CRITICAL + 1)
-    return run_check(fix=args.fix)
 
 
 def build_parser() -> argparse.ArgumentParser:

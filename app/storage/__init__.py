@@ -23,6 +23,14 @@ class ObjectStore(Protocol):
     def public_url(self) -> str:
         """Storage URL browsers reach, e.g. ``https://storage.example/v1/AUTH_x``; signs URLs."""
 
+    @property
+    def own_url(self) -> str:
+        """Storage URL of the service's own calls (internal with RACKSPACE_SERVICENET=1)."""
+
+    @property
+    def region(self) -> str | None:
+        """The region in use, where the provider has regions."""
+
     def container_metadata(self, container: str) -> dict[str, str] | None:
         """Lower-cased headers of the container, or None if it does not exist."""
 
@@ -35,16 +43,18 @@ class ObjectStore(Protocol):
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None: ...
 
-    @property
-    def own_url(self) -> str:
-        """Storage URL of the service's own calls (internal with RACKSPACE_SERVICENET=1)."""
 
-    @property
-    def region(self) -> str | None:
-        """The region in use, where the provider has regions."""
+def open_store(settings: Settings) -> ObjectStore:
+    """The store for the configured provider (see ``config.STORAGE_LOADERS``)."""
+    from .swift import SwiftStore
 
-    def delete_object(self, container: str, name: str) -> None:
-        """Delete one object (``upload-signer check`` removes its test object); 404 is fine."""
+    auth: StorageAuth = settings.storage
+    timeout = settings.storage_timeout
+    if isinstance(auth, RackspaceAuth) and auth.backend == "pyrax":
+        from .pyrax_backend import PyraxStore
+
+        return PyraxStore(auth, timeout=timeout)
+    return SwiftStore(auth, timeout=timeout)
 
 
 class TokenSource(Protocol):
@@ -65,16 +75,3 @@ class TokenSource(Protocol):
 
     def expiring(self) -> bool:
         """True when the token is missing or expires within the re-authentication margin."""
-
-
-def open_store(settings: Settings) -> ObjectStore:
-    """The store for the configured provider (see ``config.STORAGE_LOADERS``)."""
-    from .swift import SwiftStore
-
-    auth: StorageAuth = settings.storage
-    timeout = settings.storage_timeout
-    if isinstance(auth, RackspaceAuth) and auth.backend == "pyrax":
-        from .pyrax_backend import PyraxStore
-
-        return PyraxStore(auth, timeout=timeout)
-    return SwiftStore(auth, timeout=timeout)

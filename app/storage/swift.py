@@ -24,6 +24,19 @@ ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-k
 _RETRY = {"retries": 1, "starting_backoff": 0.2, "max_backoff": 1}
 
 
+class _SessionConnection(swift.Connection):
+    """A connection whose token source can say "expiring": it then fetches a new token first.
+
+    swiftclient asks for a token only when it has none (or after a 401), so without this a token
+    would be used until storage refuses it. Every swiftclient call goes through ``_retry``.
+    """
+
+    def _retry(self, *args, **kwargs):
+        if self.session is not None and self.session.expiring():
+            self.url = self.token = None
+        return super()._retry(*args, **kwargs)
+
+
 def _describe(exc: Exception) -> str:
     """A one-line reason that never carries the token or a signed URL."""
     if isinstance(exc, ClientException):
@@ -64,20 +77,14 @@ class SwiftStore:
 
                 identity = KeystoneSession(auth, timeout=timeout)
         self._identity = identity
-        self._conn = swift.Connection(
+        self._conn = _SessionConnection(
             session=identity,
             os_options={"endpoint_type": "internal" if self._servicenet else "public"},
             timeout=timeout,
             **_RETRY,
         )
 
-    def _refresh_if_expiring(self) -> None:
-        # swiftclient asks for a token only when it has none: drop it shortly before it expires.
-        if self._identity is not None and self._identity.expiring():
-            self._conn.url = self._conn.token = None
-
     def _call(self, what: str, method, *args, **kwargs):
-        self._refresh_if_expiring()
         try:
             return method(*args, **kwargs)
         except (ClientException, OSError, ValueError) as exc:
@@ -112,18 +119,7 @@ class SwiftStore:
             return self._identity.region()
         return getattr(getattr(self._identity, "auth", None), "region_name", None)
 
-    def delete_object(self, container: str, name: str) -> None:
-        self._refresh_if_expiring()
-        try:
-            self._conn.delete_object(container, name)
-        except ClientException as exc:
-            if exc.http_status != 404:
-                raise StorageError(f"object DELETE: {_describe(exc)}") from None
-        except (OSError, ValueError) as exc:
-            raise StorageError(f"object DELETE: {_describe(exc)}") from None
-
     def container_metadata(self, container: str) -> dict[str, str] | None:
-        self._refresh_if_expiring()
         try:
             return self._conn.head_container(container)
         except ClientException as exc:
@@ -150,9 +146,14 @@ class SwiftStore:
             headers["X-Account-Meta-Temp-URL-Key-2"] = key2
         self._call("account POST", self._conn.post_account, headers)
 
-    def info(self) -> dict | None:
-        """The cluster's ``GET /info`` (capabilities), or None where the cluster hides it."""
+    def delete_object(self, container: str, name: str) -> bool:
+        """Delete; False if it was not there."""
         try:
-            return self._call("GET /info", self._conn.get_capabilities)
-        except StorageError:
-            return None
+            self._conn.delete_object(container, name)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return False
+            raise StorageError(f"object DELETE: {_describe(exc)}") from None
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"object DELETE: {_describe(exc)}") from None
+        return True
