@@ -172,3 +172,54 @@ def test_check_passes_with_the_pyrax_backend(mock):
     assert run_check(ENV, fix=True, out=out) == 0, out.getvalue()
     assert "sha1 is allowed" in out.getvalue()
     assert files.objects == {}
+
+
+def test_the_segmented_upload_operations_through_pyrax(mock):
+    """list/head/manifest/delete/info: what segmented uploads need from a store."""
+    identity(mock)
+    base = rackspace.public_url("ORD")
+    listing = mock.get(
+        f"{base}/uploads_segments",
+        [
+            {"json": [{"name": f"p/{i:04d}", "bytes": 1} for i in range(2)]},
+            {"json": [{"name": "p/0002", "bytes": 1}]},
+            {"json": []},
+        ],
+    )
+    mock.head(f"{base}/uploads/a", headers={"Etag": '"abc"', "Content-Length": "3"})
+    mock.head(f"{base}/uploads/missing", status_code=404)
+    manifest = mock.put(f"{base}/uploads/big", status_code=201, headers={"Etag": '"m-etag"'})
+    mock.delete(f"{base}/uploads/a", status_code=204)
+    mock.delete(f"{base}/uploads/missing", status_code=404)
+    mock.get("https://storage101.ord1.clouddrive.com/info", json={"swift": {"max_file_size": 5}})
+    store = PyraxStore(Settings.from_env(ENV).storage)
+    names = [o["name"] for o in store.list_objects("uploads_segments", prefix="p/")]
+    assert names == ["p/0000", "p/0001", "p/0002"]
+    assert listing.request_history[1].qs == {
+        "format": ["json"],
+        "prefix": ["p/"],
+        "marker": ["p/0001"],
+    }
+    assert store.head_object("uploads", "a")["etag"] == '"abc"'
+    assert store.head_object("uploads", "missing") is None
+    segments = [{"path": "/uploads_segments/p/0000", "etag": "e", "size_bytes": 1}]
+    assert (
+        store.put_manifest("uploads", "big", segments, {"Content-Type": "text/plain"}) == "m-etag"
+    )
+    assert manifest.last_request.qs == {"multipart-manifest": ["put"]}
+    assert manifest.last_request.json() == segments
+    assert manifest.last_request.headers["Content-Type"] == "text/plain"
+    assert store.delete_object("uploads", "a") is True
+    assert store.delete_object("uploads", "missing") is False
+    assert store.cluster_info() == {"swift": {"max_file_size": 5}}
+
+
+def test_pyrax_signs_other_containers_but_not_prefix_or_ip_range(mock):
+    identity(mock)
+    store = PyraxStore(Settings.from_env(ENV).storage)
+    signer = store.make_signer("uploads", KEY, "sha1")
+    expires = int(time.time()) + 60
+    url = signer.sign("PUT", "p/0001", expires, container="uploads_segments")
+    assert url.startswith(f"{rackspace.public_url('ORD')}/uploads_segments/p/0001?")
+    with pytest.raises(ValueError, match="temp_url_ip_range or temp_url_prefix"):
+        signer.sign("PUT", "p/0001", expires, ip_range="127.0.0.1")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import collections.abc
 import importlib.util
+import json
 import logging
 import threading
 import time
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+import requests
 
 from ..config import RackspaceAuth
 from . import StorageError
@@ -75,7 +78,19 @@ class PyraxSigner:
     client: Any = field(repr=False, compare=False)
     digest: str = "sha1"
 
-    def sign(self, method: str, object_name: str, expires: int, filename: str | None = None) -> str:
+    def sign(
+        self,
+        method: str,
+        object_name: str,
+        expires: int,
+        filename: str | None = None,
+        container: str | None = None,
+        *,
+        ip_range: str | None = None,
+        prefix: str | None = None,
+    ) -> str:
+        if ip_range is not None or prefix is not None:
+            raise ValueError("pyrax cannot sign temp_url_ip_range or temp_url_prefix URLs")
         if method not in ("GET", "PUT"):
             raise ValueError(f"pyrax signs GET and PUT only, not {method}")
         if not object_name.isascii():
@@ -84,7 +99,11 @@ class PyraxSigner:
         # second boundary passed between our clock read and its own.
         for _ in range(3):
             url = self.client.get_temp_url(
-                self.container, object_name, expires - int(time.time()), method, key=self.key
+                container or self.container,
+                object_name,
+                expires - int(time.time()),
+                method,
+                key=self.key,
             )
             if parse_qs(urlsplit(url).query)["temp_url_expires"] == [str(expires)]:
                 break
@@ -193,8 +212,51 @@ class PyraxStore:
         return self._region()
 
     # -- the ObjectStore operations -----------------------------------------------------------
-    def delete_object(self, container: str, name: str) -> None:
-        self._call("object DELETE", "delete", f"/{container}/{name}", missing_ok=True)
+    def delete_object(self, container: str, name: str) -> bool:
+        """Delete; False if it was not there."""
+        found = self._call("object DELETE", "delete", f"/{container}/{name}", missing_ok=True)
+        return found is not None
+
+    def head_object(self, container: str, name: str) -> dict[str, str] | None:
+        response = self._call("object HEAD", "head", f"/{container}/{name}", missing_ok=True)
+        if response is None:
+            return None
+        return {key.lower(): value for key, value in response.headers.items()}
+
+    def list_objects(self, container: str, prefix: str = "") -> list[dict]:
+        found: list[dict] = []
+        marker = ""
+        while True:  # Swift lists at most 10,000 names per call
+            params = {"format": "json", "prefix": prefix, "marker": marker}
+            response = self._call(
+                "container GET", "get", "/" + container, missing_ok=True, params=params
+            )
+            page = response.json() if response is not None and response.content else []
+            found += page
+            if not page:
+                return found
+            marker = page[-1]["name"]
+
+    def put_manifest(
+        self, container: str, name: str, segments: list[dict], headers: dict[str, str]
+    ) -> str:
+        response = self._call(
+            "manifest PUT",
+            "put",
+            f"/{container}/{name}",
+            data=json.dumps(segments),
+            headers=dict(headers),
+            params={"multipart-manifest": "put"},
+        )
+        return response.headers.get("etag", "").strip('"')
+
+    def cluster_info(self) -> dict | None:
+        parts = urlsplit(self.own_url)
+        try:
+            response = requests.get(f"{parts.scheme}://{parts.netloc}/info", timeout=self.timeout)
+            return response.json() if response.ok else None
+        except (requests.RequestException, ValueError):
+            return None  # /info is optional: some clusters turn it off
 
     def container_metadata(self, container: str) -> dict[str, str] | None:
         response = self._call("container HEAD", "head", "/" + container, missing_ok=True)
