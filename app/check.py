@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .config import ConfigError, Settings
-from .preparation import CORS_ORIGIN_HEADER, desired_cors, ensure_container, ensure_tempurl_key
+from .preparation import CORS_ORIGIN_HEADER, desired_cors, prepare
 from .signing import Signer
 from .storage import ObjectStore, StorageError, open_store
 
@@ -68,7 +68,7 @@ class Checker:
         self.timeout = settings.storage_timeout
         self.key: str | None = None
         self.signer: Signer | None = None
-        self.metadata: dict[str, str] = {}
+        self.metadata: dict[str, dict[str, str]] = {}
         self.object_name = f"{TEST_PREFIX}{uuid.uuid4()}"
 
     # -- configuration and storage state -------------------------------------------------------
@@ -82,37 +82,40 @@ class Checker:
         return detail + (f", region {region}" if region else "")
 
     def fix(self) -> str:
-        ensure_container(self.store, self.settings.container, self.settings.cors_origins)
-        ensure_tempurl_key(self.store, self.settings.tempurl_key, self.settings.storage.secret)
-        return "container, CORS metadata and TempURL key are as the service sets them"
+        prepare(self.store, self.settings)  # exactly what the service does at start-up
+        return "containers, CORS metadata and TempURL key are as the service sets them"
 
-    def container(self) -> str:
-        name = self.settings.container
+    def containers(self) -> tuple[str, ...]:
+        """The upload container, and the segments container where the settings have one."""
+        segments = getattr(self.settings, "segments_container", None)
+        return (self.settings.container, *([segments] if segments else []))
+
+    def container(self, name: str) -> str:
         meta = self.store.container_metadata(name)
         if meta is None:
             raise Failed(
                 f"container {name!r} does not exist; fix: `upload-signer check --fix` "
                 "(or start the service once: it creates it)"
             )
-        self.metadata = meta
+        self.metadata[name] = meta
         return f"{name!r} exists"
 
-    def cors_metadata(self) -> str | None:
+    def cors_metadata(self, name: str) -> str | None:
         origins = self.settings.cors_origins
         if not origins:
             self.report.skip("container CORS", "CORS_ORIGINS is empty: no browser origin to allow")
             return None
-        allowed = set(self.metadata.get(CORS_ORIGIN_HEADER.lower(), "").split())
+        allowed = set(self.metadata[name].get(CORS_ORIGIN_HEADER.lower(), "").split())
         missing = [origin for origin in origins if origin not in allowed]
         if missing:
             current = " ".join(sorted(allowed)) or "none"
             raise Failed(
-                f"{CORS_ORIGIN_HEADER} allows {current}, not {', '.join(missing)}; fix: "
+                f"{name!r}: {CORS_ORIGIN_HEADER} allows {current}, not {', '.join(missing)}; fix: "
                 f"`upload-signer check --fix` (or: swift post -H "
                 f"'{CORS_ORIGIN_HEADER}: {desired_cors(origins)[CORS_ORIGIN_HEADER]}' "
-                f"{self.settings.container})"
+                f"{name})"
             )
-        return f"allows {', '.join(origins)}"
+        return f"{name!r} allows {', '.join(origins)}"
 
     def tempurl_key(self) -> str:
         key, key2 = self.store.tempurl_keys()
@@ -231,9 +234,12 @@ class Checker:
             return
         if fix:
             report.step("fix", self.fix)
-        container_ok = report.step("container", self.container)
-        if container_ok:
-            report.step("container CORS", self.cors_metadata)
+        container_ok = True
+        for name in self.containers():
+            if report.step("container", lambda name=name: self.container(name)):
+                report.step("container CORS", lambda name=name: self.cors_metadata(name))
+            else:
+                container_ok = False
         key_ok = report.step("TempURL key", self.tempurl_key)
         report.step("cluster digests", self.digests)
         if not (container_ok and key_ok):
