@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# First: where pyrax is installed, its pinned dependencies need collections' old ABC aliases
+# before python-swiftclient imports them (see app/storage/pyrax_backend.py).
+from .storage import pyrax_backend  # noqa: F401
+
+# isort: split
 import logging
 from collections.abc import Mapping
 

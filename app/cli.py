@@ -32,6 +32,18 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop
 
 
+def run_check(args: argparse.Namespace) -> int:
+    """Diagnose the storage setup with the service's own environment."""
+    import logging
+
+    from .check import run_check
+
+    # The report says what failed; library warnings would repeat it (swiftclient's, with a token).
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("swiftclient").setLevel(logging.CRITICAL + 1)
+    return run_check(fix=args.fix)
+
+
 def run_storage(args: argparse.Namespace) -> int:
     """Run a real single-node Swift in the foreground until SIGINT/SIGTERM."""
     from .embedded.node import EmbeddedSwift, EmbeddedSwiftError
@@ -121,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest single object, e.g. 10M (default: Swift's 5 GiB)",
     )
     storage.set_defaults(run=run_storage)
+
+    check = commands.add_parser(
+        "check",
+        help="diagnose storage for browser uploads: auth, container CORS, TempURL key, round trip",
+        description="Reads the same environment as the service. Prints one line per step and "
+        "exits 1 if any fails (2 for a configuration error). Changes nothing in storage but its "
+        "own test object, unless --fix is given.",
+    )
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="first apply the start-up preparation: container, CORS metadata, TempURL key",
+    )
+    check.set_defaults(run=run_check)
 
     dev = commands.add_parser(
         "dev", help="run Swift, the API and the frontend together for local development"

@@ -6,9 +6,10 @@ print it and stop instead of dumping a traceback.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -42,18 +43,177 @@ class SwiftV1Auth:
         return self.key
 
 
-StorageAuth = SwiftV1Auth  # Rackspace identity and Keystone v3 join this union.
+RACKSPACE_IDENTITY_URL = "https://identity.api.rackspacecloud.com/v2.0"
+STORAGE_BACKENDS = ("swiftclient", "pyrax")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class RackspaceAuth:
+    """Rackspace Cloud Files: identity v2.0 with an API key."""
+
+    username: str
+    api_key: str = field(repr=False)
+    region: str | None = None  # None: the account's RAX-AUTH:defaultRegion
+    identity_url: str = RACKSPACE_IDENTITY_URL
+    servicenet: bool = False  # the service's own calls use internalURL; browsers get publicURL
+    backend: str = "swiftclient"
+
+    provider = "rackspace"
+
+    @property
+    def secret(self) -> str:
+        return self.api_key
+
+
+@dataclass(frozen=True)
+class KeystoneAuth:
+    """Any OpenStack Swift behind Keystone v3: password or application credential."""
+
+    auth_url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    project_name: str | None = None
+    project_id: str | None = None
+    user_domain_name: str = "Default"
+    project_domain_name: str = "Default"
+    region_name: str | None = None
+    application_credential_id: str | None = None
+    application_credential_secret: str | None = field(default=None, repr=False)
+
+    provider = "keystone-v3"
+
+    @property
+    def secret(self) -> str:
+        return self.application_credential_secret or self.password or ""
+
+
+StorageAuth = SwiftV1Auth | RackspaceAuth | KeystoneAuth
 
 
 def _swift_v1(env: Mapping[str, str]) -> SwiftV1Auth | None:
     return _complete_set(env, ("ST_AUTH", "ST_USER", "ST_KEY"), SwiftV1Auth)
 
 
-# Provider loaders in priority order: the first complete set of variables wins.
-STORAGE_LOADERS = (_swift_v1,)
+def _rackspace(env: Mapping[str, str]) -> RackspaceAuth | None:
+    found = _complete_set(env, ("RACKSPACE_USERNAME", "RACKSPACE_API_KEY"), lambda *v: v)
+    if found is None:
+        return None
+    username, api_key = found
+    backend = _backend(env)
+    if backend == "pyrax":
+        _check_pyrax_limits(env)
+    identity_url = env.get("RACKSPACE_IDENTITY_URL", "").strip() or RACKSPACE_IDENTITY_URL
+    _check_url("RACKSPACE_IDENTITY_URL", identity_url)
+    return RackspaceAuth(
+        username=username,
+        api_key=api_key,
+        region=env.get("RACKSPACE_REGION", "").strip().upper() or None,
+        identity_url=identity_url.rstrip("/"),
+        servicenet=_flag(env, "RACKSPACE_SERVICENET"),
+        backend=backend,
+    )
 
 
-def _complete_set(env: Mapping[str, str], names: tuple[str, ...], build: type) -> object | None:
+def _check_pyrax_limits(env: Mapping[str, str]) -> None:
+    """pyrax signs SHA1 only, and only ASCII paths: refuse at start-up what it cannot sign."""
+    if env.get("TEMPURL_DIGEST", "").strip().lower() != "sha1":
+        raise ConfigError("STORAGE_BACKEND=pyrax signs with SHA1 only: set TEMPURL_DIGEST=sha1")
+    if not (env.get("UPLOAD_CONTAINER", "").strip() or "uploads").isascii():
+        raise ConfigError(
+            "STORAGE_BACKEND=pyrax signs ASCII paths only: use an ASCII UPLOAD_CONTAINER"
+        )
+
+
+_KEYSTONE_NAMES = (
+    "OS_AUTH_URL",
+    "OS_USERNAME",
+    "OS_PASSWORD",
+    "OS_APPLICATION_CREDENTIAL_ID",
+    "OS_APPLICATION_CREDENTIAL_SECRET",
+)
+
+
+def _keystone(env: Mapping[str, str]) -> KeystoneAuth | None:
+    get = {name: env.get(name, "").strip() for name in _KEYSTONE_NAMES}
+    if not any(get.values()):
+        return None
+    auth_url = get["OS_AUTH_URL"]
+    if not auth_url:
+        given = ", ".join(name for name, value in get.items() if value)
+        raise ConfigError(f"OS_AUTH_URL is not set (needed with {given})")
+    _check_url("OS_AUTH_URL", auth_url)
+    if urlsplit(auth_url).path.rstrip("/").endswith("/v2.0"):
+        raise ConfigError("OS_AUTH_URL points at Keystone v2.0; give the v3 endpoint")
+    project_name = env.get("OS_PROJECT_NAME", "").strip() or env.get("OS_TENANT_NAME", "").strip()
+    project_id = env.get("OS_PROJECT_ID", "").strip() or env.get("OS_TENANT_ID", "").strip()
+    common = {
+        "auth_url": auth_url,
+        "region_name": env.get("OS_REGION_NAME", "").strip() or None,
+        "user_domain_name": env.get("OS_USER_DOMAIN_NAME", "").strip() or "Default",
+        "project_domain_name": env.get("OS_PROJECT_DOMAIN_NAME", "").strip() or "Default",
+    }
+    app_id, app_secret = (
+        get["OS_APPLICATION_CREDENTIAL_ID"],
+        get["OS_APPLICATION_CREDENTIAL_SECRET"],
+    )
+    if app_id or app_secret:
+        if not (app_id and app_secret):
+            missing = "OS_APPLICATION_CREDENTIAL_" + ("SECRET" if app_id else "ID")
+            raise ConfigError(f"{missing} is not set (application credentials need both)")
+        auth = KeystoneAuth(
+            application_credential_id=app_id, application_credential_secret=app_secret, **common
+        )
+    else:
+        for name in ("OS_USERNAME", "OS_PASSWORD"):
+            if not get[name]:
+                raise ConfigError(f"{name} is not set (needed with OS_AUTH_URL)")
+        if not (project_name or project_id):
+            raise ConfigError("OS_PROJECT_NAME is not set (needed with OS_USERNAME)")
+        auth = KeystoneAuth(
+            username=get["OS_USERNAME"],
+            password=get["OS_PASSWORD"],
+            project_name=project_name or None,
+            project_id=project_id or None,
+            **common,
+        )
+    if importlib.util.find_spec("keystoneauth1") is None:
+        raise ConfigError(
+            "OS_AUTH_URL is set but keystoneauth1 is not installed: "
+            "pip install 'upload-signer[keystone]'"
+        )
+    return auth
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in _TRUE + _FALSE:
+        raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw in _TRUE
+
+
+def _backend(env: Mapping[str, str]) -> str:
+    backend = env.get("STORAGE_BACKEND", "").strip().lower() or "swiftclient"
+    if backend not in STORAGE_BACKENDS:
+        raise ConfigError(
+            f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {backend!r}"
+        )
+    if backend == "pyrax" and importlib.util.find_spec("pyrax") is None:
+        raise ConfigError(
+            "STORAGE_BACKEND=pyrax but pyrax is not installed: pip install 'upload-signer[pyrax]'"
+        )
+    return backend
+
+
+# Provider loaders in priority order: the first complete set of variables wins. Swift v1 (ST_*)
+# comes first, then Rackspace (RACKSPACE_*), then Keystone v3 (OS_*): an openrc file sourced in
+# the same shell must not silently take over a service configured with ST_* or RACKSPACE_*.
+STORAGE_LOADERS = (_swift_v1, _rackspace, _keystone)
+
+
+def _complete_set(
+    env: Mapping[str, str], names: tuple[str, ...], build: Callable[..., Any]
+) -> Any | None:
     values = [env.get(name, "").strip() for name in names]
     if not any(values):
         return None
@@ -76,10 +236,18 @@ def load_storage_auth(env: Mapping[str, str]) -> StorageAuth:
     for loader in STORAGE_LOADERS:
         auth = loader(env)
         if auth is not None:
+            if _backend(env) == "pyrax" and not isinstance(auth, RackspaceAuth):
+                raise ConfigError(
+                    "STORAGE_BACKEND=pyrax needs Rackspace credentials (RACKSPACE_USERNAME, "
+                    f"RACKSPACE_API_KEY), but {auth.provider} credentials were found first"
+                )
             return auth
+    if _backend(env) == "pyrax":
+        raise ConfigError("STORAGE_BACKEND=pyrax needs RACKSPACE_USERNAME and RACKSPACE_API_KEY")
     raise ConfigError(
-        "no storage credentials: set ST_AUTH, ST_USER and ST_KEY "
-        "(or run `upload-signer storage` for a local Swift)"
+        "no storage credentials: set ST_AUTH, ST_USER and ST_KEY; or RACKSPACE_USERNAME and "
+        "RACKSPACE_API_KEY; or OS_AUTH_URL with OS_USERNAME/OS_PASSWORD or an application "
+        "credential (or run `upload-signer storage` for a local Swift)"
     )
 
 

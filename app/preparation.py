@@ -110,4 +110,7 @@ def prepare(store: ObjectStore, settings: Settings) -> Signer:
     for container in (settings.container, settings.segments_container):
         ensure_container(store, container, settings.cors_origins)
     key = ensure_tempurl_key(store, settings.tempurl_key, settings.storage.secret)
+    make_signer = getattr(store, "make_signer", None)  # a backend that signs itself (pyrax)
+    if make_signer is not None:
+        return make_signer(settings.container, key, settings.tempurl_digest)
     return Signer(store.public_url, settings.container, key, settings.tempurl_digest)

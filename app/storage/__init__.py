@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..config import Settings, StorageAuth
+from ..config import RackspaceAuth, Settings, StorageAuth
 
 
 class StorageError(RuntimeError):
@@ -22,6 +22,14 @@ class ObjectStore(Protocol):
     @property
     def public_url(self) -> str:
         """Storage URL browsers reach, e.g. ``https://storage.example/v1/AUTH_x``; signs URLs."""
+
+    @property
+    def own_url(self) -> str:
+        """Storage URL of the service's own calls (internal with RACKSPACE_SERVICENET=1)."""
+
+    @property
+    def region(self) -> str | None:
+        """The region in use, where the provider has regions."""
 
     def container_metadata(self, container: str) -> dict[str, str] | None:
         """Lower-cased headers of the container, or None if it does not exist."""
@@ -57,7 +65,33 @@ class ObjectStore(Protocol):
 
 
 def open_store(settings: Settings) -> ObjectStore:
+    """The store for the configured provider (see ``config.STORAGE_LOADERS``)."""
     from .swift import SwiftStore
 
     auth: StorageAuth = settings.storage
-    return SwiftStore(auth, timeout=settings.storage_timeout)
+    timeout = settings.storage_timeout
+    if isinstance(auth, RackspaceAuth) and auth.backend == "pyrax":
+        from .pyrax_backend import PyraxStore
+
+        return PyraxStore(auth, timeout=timeout)
+    return SwiftStore(auth, timeout=timeout)
+
+
+class TokenSource(Protocol):
+    """Token and endpoints from an identity service (Rackspace identity, Keystone v3).
+
+    ``get_token``, ``get_endpoint`` and ``invalidate`` are what python-swiftclient asks of a
+    keystoneauth session (``Connection(session=...)``); the store uses the other two.
+    """
+
+    def get_token(self) -> str: ...
+
+    def get_endpoint(self, service_type: str, interface: str, region_name: str | None) -> str: ...
+
+    def invalidate(self) -> bool: ...
+
+    def url(self, interface: str = "public") -> str:
+        """The object-store endpoint: ``public`` (browsers, signing) or ``internal``."""
+
+    def expiring(self) -> bool:
+        """True when the token is missing or expires within the re-authentication margin."""

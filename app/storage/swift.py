@@ -1,4 +1,9 @@
-"""OpenStack Swift through python-swiftclient (Swift v1 auth: tempauth, swauth)."""
+"""OpenStack Swift through python-swiftclient: Swift v1 auth, Keystone v3, Rackspace identity.
+
+One store class for all three: they differ only in how the connection gets its token and storage
+URL, which python-swiftclient already abstracts: v1 auth, or a session object that hands it the
+token and endpoint (Rackspace identity, a keystoneauth1 session for Keystone v3).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,29 @@ from http import HTTPStatus
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
-from ..config import SwiftV1Auth
-from . import StorageError
+from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
+from . import StorageError, TokenSource
+from .rackspace_identity import RackspaceIdentity
 
 log = logging.getLogger(__name__)
 ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
+
+# One retry: swiftclient re-authenticates by itself when a call gets 401 (expired token), and a
+# dead store must not hold a request for long.
+_RETRY = {"retries": 1, "starting_backoff": 0.2, "max_backoff": 1}
+
+
+class _SessionConnection(swift.Connection):
+    """A connection whose token source can say "expiring": it then fetches a new token first.
+
+    swiftclient asks for a token only when it has none (or after a 401), so without this a token
+    would be used until storage refuses it. Every swiftclient call goes through ``_retry``.
+    """
+
+    def _retry(self, *args, **kwargs):
+        if self.session is not None and self.session.expiring():
+            self.url = self.token = None
+        return super()._retry(*args, **kwargs)
 
 
 def _describe(exc: Exception) -> str:
@@ -30,18 +53,41 @@ def _describe(exc: Exception) -> str:
 
 
 class SwiftStore:
-    def __init__(self, auth: SwiftV1Auth, timeout: float = 10.0) -> None:
-        # swiftclient re-authenticates by itself when a call gets 401 (expired token); one
-        # retry is enough for that, and keeps a dead store from holding a request for long.
-        self._conn = swift.Connection(
-            authurl=auth.auth_url,
-            user=auth.user,
-            key=auth.key,
-            auth_version="1",
-            retries=1,
-            starting_backoff=0.2,
-            max_backoff=1,
+    def __init__(
+        self,
+        auth: SwiftV1Auth | RackspaceAuth | KeystoneAuth,
+        timeout: float = 10.0,
+        identity: TokenSource | None = None,
+    ) -> None:
+        """``identity`` replaces the token source built from ``auth`` (tests give it a clock)."""
+        self._servicenet = isinstance(auth, RackspaceAuth) and auth.servicenet
+        if isinstance(auth, SwiftV1Auth):
+            self._identity = None
+            self._conn = swift.Connection(
+                authurl=auth.auth_url,
+                user=auth.user,
+                key=auth.key,
+                auth_version="1",
+                timeout=timeout,
+                **_RETRY,
+            )
+            return
+        # With a token source (Rackspace identity, Keystone) the token and both endpoints come
+        # from its catalog; the browser-facing public URL signs even when the service itself
+        # talks to the internal one.
+        if identity is None:
+            if isinstance(auth, RackspaceAuth):
+                identity = RackspaceIdentity(auth, timeout=timeout)
+            else:
+                from .keystone import KeystoneSession  # keystoneauth1: the `keystone` extra
+
+                identity = KeystoneSession(auth, timeout=timeout)
+        self._identity = identity
+        self._conn = _SessionConnection(
+            session=identity,
+            os_options={"endpoint_type": "internal" if self._servicenet else "public"},
             timeout=timeout,
+            **_RETRY,
         )
 
     def _call(self, what: str, method, *args, missing_ok: bool = False, **kwargs):
@@ -58,14 +104,31 @@ class SwiftStore:
         raise StorageError(f"{what}: {reason}") from None
 
     def authenticate(self) -> None:
+        if self._identity is not None:
+            self._identity.invalidate()
         self._conn.url = self._conn.token = None
         self._call("authenticate", self._conn.get_auth)
 
     @property
     def public_url(self) -> str:
+        if self._identity is not None:
+            return self._identity.url("public")
         if not self._conn.url:
             self.authenticate()
         return self._conn.url
+
+    @property
+    def own_url(self) -> str:
+        """Where the service's own calls go (internalURL with RACKSPACE_SERVICENET=1)."""
+        if self._identity is not None:
+            return self._identity.url("internal" if self._servicenet else "public")
+        return self.public_url
+
+    @property
+    def region(self) -> str | None:
+        if isinstance(self._identity, RackspaceIdentity):
+            return self._identity.region()
+        return getattr(getattr(self._identity, "auth", None), "region_name", None)
 
     def container_metadata(self, container: str) -> dict[str, str] | None:
         return self._call("container HEAD", self._conn.head_container, container, missing_ok=True)

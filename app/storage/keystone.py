@@ -1,0 +1,124 @@
+"""Keystone v3 (password or application credential) through keystoneauth1.
+
+python-swiftclient takes a keystoneauth session (``Connection(session=...)``) and then asks it for
+the token and the object-store endpoint, and invalidates it after a 401. Its own
+``auth_version="3"`` path was not used: with application credentials it ignores the region and
+probes the endpoint, and it needs python-keystoneclient on top. :class:`KeystoneSession` wraps the
+session so that every failure becomes one :class:`StorageError` line naming what to change.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from urllib.parse import urlsplit
+
+from keystoneauth1 import exceptions as ks
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from ..config import KeystoneAuth
+from . import StorageError
+
+SERVICE = "object-store"
+REAUTH_MARGIN = 300  # seconds before the token's expiry at which a new one is fetched
+
+
+def v3_url(auth_url: str) -> str:
+    """``OS_AUTH_URL`` may be versionless (``https://keystone:5000``); the v3 API is under /v3."""
+    path = urlsplit(auth_url).path.rstrip("/")
+    if re.search(r"/v3(\.\d+)?$", path):
+        return auth_url.rstrip("/")
+    return auth_url.rstrip("/") + "/v3"
+
+
+def plugin(auth: KeystoneAuth) -> v3.Auth:
+    url = v3_url(auth.auth_url)
+    if auth.application_credential_id:
+        return v3.ApplicationCredential(
+            auth_url=url,
+            application_credential_id=auth.application_credential_id,
+            application_credential_secret=auth.application_credential_secret,
+        )
+    return v3.Password(
+        auth_url=url,
+        username=auth.username,
+        password=auth.password,
+        user_domain_name=auth.user_domain_name,
+        project_name=auth.project_name,
+        project_id=auth.project_id,
+        project_domain_name=None if auth.project_id else auth.project_domain_name,
+    )
+
+
+class KeystoneSession:
+    """What swiftclient asks of a session, plus the public URL and expiry the store needs."""
+
+    def __init__(self, auth: KeystoneAuth, timeout: float = 10.0) -> None:
+        self.auth = auth
+        self._plugin = plugin(auth)
+        self._session = ks_session.Session(auth=self._plugin, timeout=timeout)
+        self._lock = threading.Lock()
+
+    def _translate(self, exc: Exception) -> StorageError:
+        if isinstance(exc, ks.Unauthorized):
+            what = (
+                "application credential"
+                if self.auth.application_credential_id
+                else ("OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains")
+            )
+            return StorageError(f"Keystone refused the credentials (401): check {what}")
+        if isinstance(exc, ks.EndpointNotFound):
+            return StorageError(self._no_endpoint())
+        if isinstance(exc, ks.HttpError):
+            advice = "try again later" if (exc.http_status or 0) >= 500 else "check OS_AUTH_URL"
+            return StorageError(f"Keystone answered {exc.http_status}; {advice}")
+        return StorageError(f"Keystone unreachable at {self.auth.auth_url} ({type(exc).__name__})")
+
+    def _no_endpoint(self) -> str:
+        try:
+            access = self._plugin.get_access(self._session)
+            endpoints = access.service_catalog.get_endpoints(service_type=SERVICE)
+        except ks.ClientException:
+            endpoints = {}
+        regions = sorted(
+            {ep.get("region_id") or ep.get("region") or "" for ep in endpoints.get(SERVICE, [])}
+        )
+        if not regions:
+            return "Keystone's catalog has no object-store (Swift) service for this project"
+        return (
+            f"Keystone's catalog has no public object-store endpoint in region "
+            f"{self.auth.region_name or '(OS_REGION_NAME not set)'}; it has: {', '.join(regions)}"
+        )
+
+    def url(self, interface: str = "public") -> str:
+        try:
+            url = self._session.get_endpoint(
+                service_type=SERVICE, interface=interface, region_name=self.auth.region_name
+            )
+        except ks.ClientException as exc:
+            raise self._translate(exc) from None
+        if not url:
+            raise StorageError(self._no_endpoint())
+        return url.rstrip("/")
+
+    def expiring(self) -> bool:
+        access = self._plugin.auth_ref
+        return access is None or access.will_expire_soon(REAUTH_MARGIN)
+
+    # -- swiftclient's session interface ---------------------------------------------------------
+    def get_token(self) -> str:
+        with self._lock:
+            try:
+                if self.expiring():
+                    self._plugin.invalidate()
+                return self._session.get_token()
+            except ks.ClientException as exc:
+                raise self._translate(exc) from None
+
+    def get_endpoint(self, service_type: str, interface: str, region_name: str | None) -> str:
+        return self.url(interface)
+
+    def invalidate(self) -> bool:
+        with self._lock:
+            return bool(self._plugin.invalidate()) or True

@@ -1,0 +1,291 @@
+"""Rackspace Cloud Files through pyrax 1.10.0, the original SDK (``STORAGE_BACKEND=pyrax``).
+
+pyrax is unmaintained and pins python-novaclient 2.27.0, which drags in 2017 releases of
+python-keystoneclient and oslo.config. Those subclass ``collections.Mapping`` and friends, gone
+since Python 3.10, so they crash on import, and python-swiftclient imports keystoneclient
+whenever it is installed. :func:`alias_collections_abc` restores the old names, and only where
+pyrax is installed; ``app/__init__.py`` imports this module first for that reason, so this
+module imports neither pyrax nor swiftclient at the top.
+
+pyrax limits handled here: TempURLs are SHA1 only and GET/PUT only (``config`` insists on
+``TEMPURL_DIGEST=sha1``), ASCII paths only (object names are UUIDs; ``config`` checks the
+container), no ``filename`` option (appended here, outside the signature, as Swift expects), and
+``get_temp_url_key()`` misses the key (it looks for a header name in the wrong case), so the key
+is read from the account headers and always passed explicitly.
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+import importlib.util
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import requests
+
+from ..config import RackspaceAuth
+from . import StorageError
+
+log = logging.getLogger(__name__)
+_ABC_NAMES = (
+    "Callable",
+    "Iterable",
+    "Mapping",
+    "MutableMapping",
+    "MutableSequence",
+    "MutableSet",
+    "Sequence",
+    "Set",
+)
+ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
+REAUTH_MARGIN = 300.0
+
+
+def alias_collections_abc() -> None:
+    """Give ``collections`` its pre-3.10 ABC aliases, where pyrax (and its pins) is installed."""
+    if importlib.util.find_spec("pyrax") is None:
+        return
+    for name in _ABC_NAMES:
+        if not hasattr(collections, name):
+            setattr(collections, name, getattr(collections.abc, name))
+
+
+alias_collections_abc()
+
+
+def _describe(exc: Exception) -> str:
+    """One line, no token: pyrax exceptions carry the HTTP code in ``.code`` when there is one."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return f"storage answered {code}"
+    return f"storage unreachable ({type(exc).__name__})"
+
+
+@dataclass(frozen=True)
+class PyraxSigner:
+    """Signs with pyrax's ``get_temp_url``; the same interface as :class:`app.signing.Signer`."""
+
+    storage_url: str
+    container: str
+    key: str = field(repr=False)
+    client: Any = field(repr=False, compare=False)
+    digest: str = "sha1"
+
+    def sign(
+        self,
+        method: str,
+        object_name: str,
+        expires: int,
+        filename: str | None = None,
+        container: str | None = None,
+        *,
+        ip_range: str | None = None,
+        prefix: str | None = None,
+    ) -> str:
+        if ip_range is not None or prefix is not None:
+            raise ValueError("pyrax cannot sign temp_url_ip_range or temp_url_prefix URLs")
+        if method not in ("GET", "PUT"):
+            raise ValueError(f"pyrax signs GET and PUT only, not {method}")
+        if not object_name.isascii():
+            raise ValueError("pyrax signs ASCII object names only")
+        # pyrax takes seconds from now and reads the clock itself; retry in the rare case a
+        # second boundary passed between our clock read and its own.
+        for _ in range(3):
+            url = self.client.get_temp_url(
+                container or self.container,
+                object_name,
+                expires - int(time.time()),
+                method,
+                key=self.key,
+            )
+            if parse_qs(urlsplit(url).query)["temp_url_expires"] == [str(expires)]:
+                break
+        else:
+            raise RuntimeError("pyrax kept signing another expiry than asked")
+        if filename is not None:
+            url += "&filename=" + quote(filename, safe="")
+        return url
+
+
+class PyraxStore:
+    """The :class:`app.storage.ObjectStore` of a Rackspace account, through a pyrax context."""
+
+    def __init__(self, auth: RackspaceAuth, timeout: float = 10.0) -> None:
+        import pyrax  # the aliases above are in place: this module's import applied them
+
+        self.auth = auth
+        self.timeout = timeout
+        self._context = pyrax.create_context(
+            "rackspace", username=auth.username, api_key=auth.api_key
+        )
+        self._context.auth_endpoint = auth.identity_url + "/"
+        self._exc = pyrax.exceptions
+        self._lock = threading.Lock()
+        self._clients: dict[bool, Any] = {}
+
+    # -- identity -----------------------------------------------------------------------------
+    def authenticate(self) -> None:
+        with self._lock:
+            self._clients.clear()
+            try:
+                self._context.authenticate()
+            except self._exc.AuthenticationFailed:
+                raise StorageError(
+                    "Rackspace identity refused the credentials: "
+                    "check RACKSPACE_USERNAME and RACKSPACE_API_KEY"
+                ) from None
+            except self._exc.InternalServerError:
+                raise StorageError("Rackspace identity answered 5xx; try again later") from None
+            except Exception as exc:  # pyrax raises KeyError & co. on odd answers
+                raise StorageError(
+                    f"Rackspace identity unreachable at {self.auth.identity_url} "
+                    f"({type(exc).__name__})"
+                ) from None
+
+    def _region(self) -> str:
+        service = self._context.services.get("object_store")
+        if service is None:
+            raise StorageError("the Rackspace catalog has no Cloud Files (object-store) service")
+        regions = sorted(region.upper() for region in service.endpoints)
+        region = self.auth.region or (self._context.get_default_region() or "").upper()
+        if region not in regions:
+            raise StorageError(
+                f"Cloud Files has no endpoint in region {region or '(none set)'}; "
+                f"the catalog has: {', '.join(regions) or 'none'}"
+            )
+        return region
+
+    def _client(self, public: bool) -> Any:
+        expires = getattr(self._context, "expires", None)
+        if not self._context.authenticated or (
+            isinstance(expires, datetime)
+            and time.time() >= expires.timestamp() - REAUTH_MARGIN  # naive: local time, as pyrax
+        ):
+            self.authenticate()
+        if public not in self._clients:
+            try:
+                client = self._context.get_client("object_store", self._region(), public=public)
+            except self._exc.NoSuchClient:
+                kind = "publicURL" if public else "internalURL"
+                raise StorageError(f"Cloud Files has no {kind} in {self._region()}") from None
+            client.timeout = self.timeout
+            self._clients[public] = client
+        return self._clients[public]
+
+    @property
+    def _own(self) -> Any:
+        return self._client(public=not self.auth.servicenet)
+
+    def _call(self, what: str, method: str, path: str, missing_ok: bool = False, **kwargs: Any):
+        try:
+            response, _ = getattr(self._own, f"method_{method}")(path, **kwargs)
+            return response
+        except self._exc.NotFound:
+            if missing_ok:
+                return None
+            raise StorageError(f"{what}: storage answered 404") from None
+        except StorageError:
+            raise
+        except Exception as exc:
+            reason = _describe(exc)
+            log.warning("storage %s failed: %s", what, reason)
+            raise StorageError(f"{what}: {reason}") from None
+
+    @property
+    def public_url(self) -> str:
+        return self._client(public=True).management_url.rstrip("/")
+
+    @property
+    def own_url(self) -> str:
+        return self._own.management_url.rstrip("/")
+
+    @property
+    def region(self) -> str | None:
+        self._own  # noqa: B018  -- authenticates if needed
+        return self._region()
+
+    # -- the ObjectStore operations -----------------------------------------------------------
+    def delete_object(self, container: str, name: str) -> bool:
+        """Delete; False if it was not there."""
+        found = self._call("object DELETE", "delete", f"/{container}/{name}", missing_ok=True)
+        return found is not None
+
+    def head_object(self, container: str, name: str) -> dict[str, str] | None:
+        response = self._call("object HEAD", "head", f"/{container}/{name}", missing_ok=True)
+        if response is None:
+            return None
+        return {key.lower(): value for key, value in response.headers.items()}
+
+    def list_objects(self, container: str, prefix: str = "") -> list[dict]:
+        found: list[dict] = []
+        marker = ""
+        while True:  # Swift lists at most 10,000 names per call
+            params = {"format": "json", "prefix": prefix, "marker": marker}
+            response = self._call(
+                "container GET", "get", "/" + container, missing_ok=True, params=params
+            )
+            page = response.json() if response is not None and response.content else []
+            found += page
+            if not page:
+                return found
+            marker = page[-1]["name"]
+
+    def put_manifest(
+        self, container: str, name: str, segments: list[dict], headers: dict[str, str]
+    ) -> str:
+        response = self._call(
+            "manifest PUT",
+            "put",
+            f"/{container}/{name}",
+            data=json.dumps(segments),
+            headers=dict(headers),
+            params={"multipart-manifest": "put"},
+        )
+        return response.headers.get("etag", "").strip('"')
+
+    def cluster_info(self) -> dict | None:
+        parts = urlsplit(self.own_url)
+        try:
+            response = requests.get(f"{parts.scheme}://{parts.netloc}/info", timeout=self.timeout)
+            return response.json() if response.ok else None
+        except (requests.RequestException, ValueError):
+            return None  # /info is optional: some clusters turn it off
+
+    def container_metadata(self, container: str) -> dict[str, str] | None:
+        response = self._call("container HEAD", "head", "/" + container, missing_ok=True)
+        if response is None:
+            return None
+        return {name.lower(): value for name, value in response.headers.items()}
+
+    def create_container(self, container: str, headers: dict[str, str]) -> None:
+        self._call("container PUT", "put", "/" + container, headers=headers)
+
+    def update_container(self, container: str, headers: dict[str, str]) -> None:
+        self._call("container POST", "post", "/" + container, headers=headers)
+
+    def tempurl_keys(self) -> tuple[str | None, str | None]:
+        # Not client.get_temp_url_key(): it misses the key (header-case bug in pyrax 1.10.0).
+        response = self._call("account HEAD", "head", "")
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        first, second = (headers.get(name) or None for name in ACCOUNT_KEY_HEADERS)
+        return first, second
+
+    def set_tempurl_keys(self, key: str, key2: str | None) -> None:
+        headers = {"X-Account-Meta-Temp-URL-Key": key}
+        if key2:
+            headers["X-Account-Meta-Temp-URL-Key-2"] = key2
+        self._call("account POST", "post", "", headers=headers)
+
+    def make_signer(self, container: str, key: str, digest: str) -> PyraxSigner:
+        if digest != "sha1":
+            raise StorageError(
+                "STORAGE_BACKEND=pyrax signs with SHA1 only: set TEMPURL_DIGEST=sha1"
+            )
+        return PyraxSigner(self.public_url, container, key, self._client(public=True), digest)
