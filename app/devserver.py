@@ -19,6 +19,7 @@ import requests
 
 from .config import ConfigError, Settings
 from .frontend_server import FRONTEND_DIR, FrontendServer
+from .tokens import usable_token
 
 STORAGE_VARIABLES = ("ST_AUTH", "ST_USER", "ST_KEY")
 
@@ -104,7 +105,8 @@ def run_dev(args) -> int:
             )
         )
         _wait_for(api + "/readyz", children[-1])
-        token = env["API_TOKENS"].split(",")[0].strip()
+        # A hashed entry cannot be sent: then the page asks for a token instead.
+        token = usable_token(env.get("API_TOKENS", "")) or ""
         print(f"API:             {api}")
         if (FRONTEND_DIR / "index.html").exists():
             # Also on disk, for whoever serves frontend/ with a server of their own.
@@ -112,7 +114,7 @@ def run_dev(args) -> int:
             page = FrontendServer(frontend_config(api, token).encode(), port=frontend_port)
             page.start()
             print(f"Frontend:        {page.origin}/  <- open this page")
-        print(f"Token:           {token}")
+        print(f"Token:           {token or '(API_TOKENS holds only hashes: use your own token)'}")
         print(
             "\nTry it from a shell:\n"
             f"  curl -s -X POST {api}/uploads -H 'Authorization: Bearer {token}' \\\n"

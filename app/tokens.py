@@ -60,6 +60,15 @@ def parse_entry(entry: str) -> ApiToken:
     return ApiToken(subject, hashlib.sha256(token.encode()).digest())
 
 
+def usable_token(raw: str) -> str | None:
+    """The first token a client can send as it is (not a hash); for ``upload-signer dev``."""
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        if _HASHED.match(entry):
+            continue
+        return entry.partition(":")[2] if ":" in entry else entry
+    return None
+
+
 def parse_entries(raw: str) -> tuple[ApiToken, ...]:
     return tuple(parse_entry(part.strip()) for part in raw.split(",") if part.strip())
 

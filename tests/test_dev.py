@@ -72,8 +72,29 @@ def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tm
     ).ok
     assert requests.get(answer["download_url"], timeout=10).content == b"dev"
 
+    page = next(line for line in lines if line.startswith("Frontend:")).split()[1]
+    assert page == f"http://127.0.0.1:{ports['frontend']}/"
+    assert "<html" in requests.get(page, timeout=10).text.lower()
+    config = requests.get(page + "config.js", timeout=10).text
+    assert f'"apiBase": "{api}"' in config and f'"token": "{token}"' in config
+
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert _wait_gone(tmp_path / "data") == []
     with pytest.raises(requests.ConnectionError):
         requests.get(api + "/healthz", timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("api_tokens", "usable"),
+    [
+        ("plain-token-0123456789", "plain-token-0123456789"),
+        ("alice:alice-token-0123456789,bob:bob-token-0123456789", "alice-token-0123456789"),
+        ("alice:sha256:" + "a" * 64 + ",bob:bob-token-0123456789", "bob-token-0123456789"),
+        ("alice:sha256:" + "a" * 64, None),
+    ],
+)
+def test_dev_prints_a_token_a_client_can_send(api_tokens, usable):
+    from app.tokens import usable_token
+
+    assert usable_token(api_tokens) == usable
