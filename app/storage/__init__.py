@@ -11,6 +11,14 @@ from typing import Protocol
 from ..config import RackspaceAuth, Settings, StorageAuth
 
 
+def tempurl_key_headers(key: str, key2: str | None) -> dict[str, str]:
+    """Account metadata setting the TempURL key (and the second, still-verifying one)."""
+    headers = {"X-Account-Meta-Temp-URL-Key": key}
+    if key2:
+        headers["X-Account-Meta-Temp-URL-Key-2"] = key2
+    return headers
+
+
 class StorageError(RuntimeError):
     """A storage call failed. The message is safe to show: no token, key or signature in it."""
 

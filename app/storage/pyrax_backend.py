@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import requests
 
 from ..config import RackspaceAuth
-from . import StorageError
+from . import StorageError, tempurl_key_headers
 
 log = logging.getLogger(__name__)
 _ABC_NAMES = (
@@ -278,9 +278,7 @@ class PyraxStore:
         return first, second
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None:
-        headers = {"X-Account-Meta-Temp-URL-Key": key}
-        if key2:
-            headers["X-Account-Meta-Temp-URL-Key-2"] = key2
+        headers = tempurl_key_headers(key, key2)
         self._call("account POST", "post", "", headers=headers)
 
     def make_signer(self, container: str, key: str, digest: str) -> PyraxSigner:

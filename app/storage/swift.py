@@ -15,7 +15,7 @@ from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
 from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
-from . import StorageError, TokenSource
+from . import StorageError, TokenSource, tempurl_key_headers
 from .rackspace_identity import RackspaceIdentity
 
 log = logging.getLogger(__name__)
@@ -145,9 +145,7 @@ class SwiftStore:
         return first, second
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None:
-        headers = {"X-Account-Meta-Temp-URL-Key": key}
-        if key2:
-            headers["X-Account-Meta-Temp-URL-Key-2"] = key2
+        headers = tempurl_key_headers(key, key2)
         self._call("account POST", self._conn.post_account, headers)
 
     def cluster_info(self) -> dict | None:
