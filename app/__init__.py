@@ -11,6 +11,7 @@ from flask_cors import CORS
 from .auth import TokenAuthenticator
 from .config import Settings
 from .errors import register_error_handlers
+from .metrics import init_metrics
 from .readiness import StorageState
 from .storage import open_store
 
@@ -50,5 +51,6 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from .api import bp
 
     app.register_blueprint(bp)
+    init_metrics(app)
     state.start()
     return app

@@ -8,6 +8,8 @@ from urllib.parse import quote, urlsplit
 
 from swiftclient.utils import generate_temp_url
 
+from .metrics import record_signed
+
 
 @dataclass(frozen=True)
 class Signer:
@@ -41,6 +43,7 @@ class Signer:
         url = f"{base.scheme}://{base.netloc}{quote(path)}?{query}"
         if filename is not None:
             url += "&filename=" + quote(filename, safe="")
+        record_signed(method)
         return url
 
 

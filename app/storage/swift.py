@@ -8,6 +8,7 @@ from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
 from ..config import SwiftV1Auth
+from ..metrics import record_reauthentication, record_storage_error
 from . import StorageError
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,24 @@ def _describe(exc: Exception) -> str:
     return f"storage unreachable ({type(exc).__name__})"
 
 
+class _CountedConnection(swift.Connection):
+    """Counts tokens obtained after the first: swiftclient re-authenticates by itself on 401."""
+
+    _authenticated = False
+
+    def get_auth(self):  # type: ignore[no-untyped-def]
+        result = super().get_auth()
+        if self._authenticated:
+            record_reauthentication()
+        self._authenticated = True
+        return result
+
+
 class SwiftStore:
     def __init__(self, auth: SwiftV1Auth, timeout: float = 10.0) -> None:
         # swiftclient re-authenticates by itself when a call gets 401 (expired token); one
         # retry is enough for that, and keeps a dead store from holding a request for long.
-        self._conn = swift.Connection(
+        self._conn = _CountedConnection(
             authurl=auth.auth_url,
             user=auth.user,
             key=auth.key,
@@ -43,6 +57,7 @@ class SwiftStore:
             return method(*args, **kwargs)
         except (ClientException, OSError, ValueError) as exc:
             reason = _describe(exc)
+            record_storage_error(what)
             log.warning("storage %s failed: %s", what, reason)
             raise StorageError(f"{what}: {reason}") from None
 
@@ -62,8 +77,10 @@ class SwiftStore:
         except ClientException as exc:
             if exc.http_status == 404:
                 return None
+            record_storage_error("container HEAD")
             raise StorageError(f"container HEAD: {_describe(exc)}") from None
         except (OSError, ValueError) as exc:
+            record_storage_error("container HEAD")
             raise StorageError(f"container HEAD: {_describe(exc)}") from None
 
     def create_container(self, container: str, headers: dict[str, str]) -> None:
