@@ -58,8 +58,11 @@ REAUTHENTICATIONS = Counter(
 )
 
 
+_SIGNED_BY_METHOD = {method: URLS_SIGNED.labels(method) for method in ("PUT", "GET")}
+
+
 def record_signed(method: str) -> None:
-    URLS_SIGNED.labels(method).inc()
+    (_SIGNED_BY_METHOD.get(method) or URLS_SIGNED.labels(method)).inc()
 
 
 def record_storage_error(operation: str) -> None:

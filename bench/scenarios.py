@@ -1,0 +1,116 @@
+"""The three measurements of issue 7: signing near the floor, responsiveness, cost growth."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from app.embedded.node import EmbeddedSwift
+
+from .load import probe, wrk
+from .stack import Api, proxy_requests
+from .uploads import MIB, PeakRss, finish, source_file, start_direct, start_proxied, timed_upload
+
+SIGN_BODY = {"filename": "quarterly report.pdf", "content_type": "application/pdf", "size": MIB}
+
+
+def signing(api: Api, node: EmbeddedSwift, rounds: int, seconds: float, connections: int) -> dict:
+    """POST /uploads and the trivial endpoint, alternated (ABBA) on the same server, under wrk."""
+    urls = {"uploads": api.url + "/uploads", "trivial": api.url + "/bench/trivial"}
+    for url in urls.values():
+        wrk(url, SIGN_BODY, 2, connections)  # warm-up: imports, first connections, page cache
+    runs: dict[str, list[dict]] = {"uploads": [], "trivial": []}
+    storage_requests = 0
+    for index in range(rounds):
+        order = ("trivial", "uploads") if index % 2 == 0 else ("uploads", "trivial")
+        for name in order:
+            before = proxy_requests(node)
+            result = wrk(urls[name], SIGN_BODY, seconds, connections)
+            result["storage_requests"] = proxy_requests(node) - before
+            runs[name].append(result)
+            if name == "uploads":
+                storage_requests += result["storage_requests"]
+
+    def combined(results: list[dict]) -> dict:
+        return {
+            "rps": sum(r["requests"] for r in results) / sum(r["seconds"] for r in results),
+            "p50_ms": statistics.median(r["p50_ms"] for r in results),
+            "p99_ms": statistics.median(r["p99_ms"] for r in results),
+            "requests": sum(r["requests"] for r in results),
+            "errors": sum(r["errors"] for r in results),
+        }
+
+    uploads, trivial = combined(runs["uploads"]), combined(runs["trivial"])
+    return {
+        "connections": connections,
+        "rounds": rounds,
+        "seconds_per_run": seconds,
+        "uploads": uploads,
+        "trivial": trivial,
+        "ratio": uploads["rps"] / trivial["rps"],
+        "round_ratios": [
+            u["rps"] / t["rps"] for u, t in zip(runs["uploads"], runs["trivial"], strict=True)
+        ],
+        "storage_requests_during_signing": storage_requests,
+        "runs": runs,
+    }
+
+
+def _probe_during(api: Api, start, count: int, path: Path, rate: int, window: float, qps: float):
+    uploads = [start(api, path, rate) for _ in range(count)]
+    time.sleep(1.0)  # every upload connected and streaming
+    result = probe(api.url + "/uploads", SIGN_BODY, qps, window).summary()
+    statuses = finish(uploads)
+    return result | {"upload_statuses": statuses}
+
+
+def responsiveness(
+    api: Api, workdir: Path, count: int, size: int, rate: int, window: float, qps: float
+) -> dict:
+    """POST /uploads p99 idle, during direct uploads, and during proxied ones."""
+    path = source_file(workdir, size)
+    # The probe must end while every upload is still in flight.
+    window = min(window, size / rate - 3)
+    idle = probe(api.url + "/uploads", SIGN_BODY, qps, window).summary()
+    direct = _probe_during(api, start_direct, count, path, rate, window, qps)
+    proxied = _probe_during(api, start_proxied, count, path, rate, window, qps)
+    return {
+        "uploads": count,
+        "upload_mib": size / MIB,
+        "upload_rate_mib_s": rate / MIB,
+        "probe_rate_per_s": qps,
+        "window_s": window,
+        "workers": api.workers,
+        "idle": idle,
+        "direct": direct,
+        "proxied": proxied,
+        "direct_p99_vs_idle": direct["p99_ms"] / idle["p99_ms"],
+        "proxied_p99_vs_idle": proxied["p99_ms"] / idle["p99_ms"],
+    }
+
+
+def growth(api: Api, workdir: Path, sizes: list[int], qps: float, window: float) -> list[dict]:
+    """Per declared and uploaded size: signing latency and worker memory, direct vs proxied."""
+    rows = []
+    for size in sizes:
+        path = source_file(workdir, size)
+        body = SIGN_BODY | {"size": size}
+        with PeakRss(api) as peak:
+            latency = probe(api.url + "/uploads", body, qps, window).summary()
+        direct = timed_upload(start_direct, api, path)
+        proxied = timed_upload(start_proxied, api, path)
+        path.unlink()
+        rows.append(
+            {
+                "size_mib": size / MIB,
+                "sign_p50_ms": latency["p50_ms"],
+                "sign_p99_ms": latency["p99_ms"],
+                "sign_failures": latency["failures"],
+                "signing_peak_worker_rss_mib": peak.worker_max_mib,
+                "direct": direct,
+                "proxied": proxied,
+                "api_rss_after_mib": api.rss_mib(),
+            }
+        )
+    return rows

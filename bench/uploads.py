@@ -1,0 +1,108 @@
+"""Large uploads by separate curl processes, so that pushing bytes never shares the probe's GIL."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from .stack import Api, auth_headers, rss_kib
+
+MIB = 1024 * 1024
+
+
+def source_file(directory: Path, size: int) -> Path:
+    """A sparse file of ``size`` bytes: read at memory speed, costs no disk."""
+    path = directory / f"source-{size}.bin"
+    if not path.exists() or path.stat().st_size != size:
+        with path.open("wb") as handle:
+            handle.truncate(size)
+    return path
+
+
+def sign(api: Api, size: int) -> tuple[str, dict[str, str]]:
+    answer = requests.post(
+        api.url + "/uploads",
+        json={"filename": "big.bin", "size": size},
+        headers=auth_headers(),
+        timeout=30,
+    )
+    answer.raise_for_status()
+    body = answer.json()
+    return body["upload_url"], body["upload_headers"]
+
+
+def curl(url: str, path: Path, headers: dict[str, str], rate: int | None) -> subprocess.Popen:
+    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(path)]
+    command += ["-H", "Expect:"]  # no 100-continue round trip, on either path
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if rate:
+        command += ["--limit-rate", str(rate)]
+    return subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
+
+
+def start_direct(api: Api, path: Path, rate: int | None) -> subprocess.Popen:
+    """Sign, then PUT straight to Swift with the TempURL: the service's design."""
+    url, headers = sign(api, path.stat().st_size)
+    return curl(url, path, headers, rate)
+
+
+def start_proxied(api: Api, path: Path, rate: int | None) -> subprocess.Popen:
+    """PUT through a sync worker that streams the body on to Swift: the design it avoids."""
+    url = f"{api.url}/bench/proxy-upload/{uuid.uuid4()}"
+    headers = auth_headers() | {"Content-Type": "application/octet-stream"}
+    return curl(url, path, headers, rate)
+
+
+def finish(processes: list[subprocess.Popen]) -> list[str]:
+    """Wait for every upload; their HTTP statuses."""
+    return [process.communicate(timeout=3600)[0].strip() for process in processes]
+
+
+@dataclass
+class PeakRss:
+    """Largest resident size of any API worker while something runs, sampled every 50 ms."""
+
+    api: Api
+    worker_max_mib: float = 0.0
+    workers_total_mib: float = 0.0
+
+    def __enter__(self) -> PeakRss:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sizes = [rss_kib(pid) / 1024 for pid in self.api.pids()[1:]]
+            except (FileNotFoundError, ProcessLookupError):
+                sizes = []
+            if sizes:
+                self.worker_max_mib = max(self.worker_max_mib, *sizes)
+                self.workers_total_mib = max(self.workers_total_mib, sum(sizes))
+            self._stop.wait(0.05)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed_upload(start, api: Api, path: Path) -> dict:
+    with PeakRss(api) as peak:
+        began = time.perf_counter()
+        (status,) = finish([start(api, path, None)])
+        seconds = time.perf_counter() - began
+    return {
+        "status": status,
+        "seconds": seconds,
+        "mib_per_s": path.stat().st_size / MIB / seconds,
+        "peak_worker_rss_mib": peak.worker_max_mib,
+    }
