@@ -5,10 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
 APT_PACKAGES ?= curl
+# Debian packages only the benchmarks need (`make bench`), not the tests.
+BENCH_APT_PACKAGES ?= wrk curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format system-deps clean
+.PHONY: run test bench lint format system-deps clean
 
 run: $(INSTALLED)
 	$(BIN)/upload-signer dev
@@ -17,6 +19,12 @@ test: system-deps $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Benchmarks (bench/): results printed and saved as JSON in bench/results/. BENCH_ARGS passes
+# options, e.g. `make bench BENCH_ARGS="--only signing"`.
+bench: $(INSTALLED)
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

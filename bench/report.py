@@ -91,7 +91,7 @@ def render(results: dict) -> str:
             "",
             f"Responsiveness: POST /uploads at {r['probe_rate_per_s']:g}/s for {r['window_s']:g} s "
             f"while {r['uploads']} x {r['upload_mib']:g} MiB uploads stream at "
-            f"{r['upload_rate_mib_s']:g} MiB/s each",
+            f"{r['upload_rate_mib_s']:g} MiB/s each (Swift and curl at nice {r['nice']})",
             table(["while", "p50 ms", "p99 ms", "max ms", "failed", "p99/idle", "uploads"], rows),
             f"direct p99 / idle p99 = {r['direct_p99_vs_idle']:.2f} (target <= 1.5: "
             f"{verdict(r['direct_p99_vs_idle'] <= 1.5)})",

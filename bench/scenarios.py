@@ -9,7 +9,7 @@ from pathlib import Path
 from app.embedded.node import EmbeddedSwift
 
 from .load import probe, wrk
-from .stack import Api, proxy_requests
+from .stack import BACKGROUND_NICE, Api, proxy_requests
 from .uploads import MIB, PeakRss, finish, source_file, start_direct, start_proxied, timed_upload
 
 SIGN_BODY = {"filename": "quarterly report.pdf", "content_type": "application/pdf", "size": MIB}
@@ -82,6 +82,7 @@ def responsiveness(
         "probe_rate_per_s": qps,
         "window_s": window,
         "workers": api.workers,
+        "nice": BACKGROUND_NICE,
         "idle": idle,
         "direct": direct,
         "proxied": proxied,

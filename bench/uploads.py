@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from .stack import Api, auth_headers, rss_kib
+from .stack import Api, auth_headers, lower_priority, rss_kib
 
 MIB = 1024 * 1024
 
@@ -44,7 +44,9 @@ def curl(url: str, path: Path, headers: dict[str, str], rate: int | None) -> sub
         command += ["-H", f"{name}: {value}"]
     if rate:
         command += ["--limit-rate", str(rate)]
-    return subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
+    lower_priority(process.pid)
+    return process
 
 
 def start_direct(api: Api, path: Path, rate: int | None) -> subprocess.Popen:
