@@ -28,6 +28,7 @@ from tests.conftest import TOKEN
 from tests.servers import BIN, ROOT
 
 START_COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+AGENT = 'probe "quoted" \\ agent'
 DEV_ONLY = {"swift", "pytest", "ruff", "requests-mock", "dockerfile-parse"}
 
 
@@ -204,7 +205,7 @@ def test_the_image_command_serves_and_its_health_check_passes(dockerfile, swift,
         response = requests.post(
             base + "/uploads",
             json={"filename": "docker.txt"},
-            headers={"Authorization": f"Bearer {TOKEN}"},
+            headers={"Authorization": f"Bearer {TOKEN}", "User-Agent": AGENT},
             timeout=10,
         )
         assert response.status_code == 201
@@ -220,6 +221,7 @@ def test_the_image_command_serves_and_its_health_check_passes(dockerfile, swift,
     access = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     upload = next(entry for entry in access if entry["path"] == "/uploads")
     assert upload["method"] == "POST" and upload["status"] == 201
+    assert upload["user_agent"] == AGENT  # quotes and backslashes escaped, the line still JSON
     assert upload["duration_ms"] > 0
     assert TOKEN not in output
     assert "temp_url_sig" not in output
