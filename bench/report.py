@@ -56,17 +56,26 @@ def render(results: dict) -> str:
     if "signing" in results:
         s = results["signing"]
         rows = [
-            [name, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", r["errors"]]
+            [
+                name,
+                f"{r['rps']:.0f}",
+                f"{r['p50_ms']:.2f}",
+                f"{r['p99_ms']:.2f}",
+                f"{r['server_cpu_ms_per_request']:.3f}",
+                r["errors"],
+            ]
             for name, r in (("POST /uploads", s["uploads"]), ("trivial (auth only)", s["trivial"]))
         ]
         out += [
             "",
             f"Signing throughput: wrk, {s['connections']} connections, {s['rounds']} x "
             f"{s['seconds_per_run']:g} s per endpoint, alternated",
-            table(["endpoint", "req/s", "p50 ms", "p99 ms", "errors"], rows),
+            table(["endpoint", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "errors"], rows),
             f"ratio /uploads : trivial = {s['ratio']:.3f} (target >= 0.85: "
             f"{verdict(s['ratio'] >= 0.85)}); per round "
             + ", ".join(f"{r:.3f}" for r in s["round_ratios"]),
+            f"server CPU per request, trivial : /uploads = {s['cpu_ratio']:.3f} (the same ratio "
+            f"free of other jobs' load: {verdict(s['cpu_ratio'] >= 0.85)})",
             f"storage requests while signing: {s['storage_requests_during_signing']} (expected 0)",
         ]
     if "responsiveness" in results:

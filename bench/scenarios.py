@@ -8,25 +8,30 @@ from pathlib import Path
 
 from app.embedded.node import EmbeddedSwift
 
-from .load import probe, wrk
+from .load import ProbeResult, probe, wrk
 from .stack import BACKGROUND_NICE, Api, proxy_requests
 from .uploads import MIB, PeakRss, finish, source_file, start_direct, start_proxied, timed_upload
 
 SIGN_BODY = {"filename": "quarterly report.pdf", "content_type": "application/pdf", "size": MIB}
 
 
-def signing(api: Api, node: EmbeddedSwift, rounds: int, seconds: float, connections: int) -> dict:
+def signing(
+    api: Api, node: EmbeddedSwift, rounds: int, seconds: float, connections: int, warmup: float = 2
+) -> dict:
     """POST /uploads and the trivial endpoint, alternated (ABBA) on the same server, under wrk."""
     urls = {"uploads": api.url + "/uploads", "trivial": api.url + "/bench/trivial"}
     for url in urls.values():
-        wrk(url, SIGN_BODY, 2, connections)  # warm-up: imports, first connections, page cache
+        wrk(url, SIGN_BODY, warmup, connections)  # warm-up: imports, first connections, page cache
     runs: dict[str, list[dict]] = {"uploads": [], "trivial": []}
     storage_requests = 0
     for index in range(rounds):
         order = ("trivial", "uploads") if index % 2 == 0 else ("uploads", "trivial")
         for name in order:
-            before = proxy_requests(node)
+            before, cpu_before = proxy_requests(node), api.cpu_seconds()
             result = wrk(urls[name], SIGN_BODY, seconds, connections)
+            result["server_cpu_ms_per_request"] = (
+                (api.cpu_seconds() - cpu_before) * 1000 / max(result["requests"], 1)
+            )
             result["storage_requests"] = proxy_requests(node) - before
             runs[name].append(result)
             if name == "uploads":
@@ -37,6 +42,10 @@ def signing(api: Api, node: EmbeddedSwift, rounds: int, seconds: float, connecti
             "rps": sum(r["requests"] for r in results) / sum(r["seconds"] for r in results),
             "p50_ms": statistics.median(r["p50_ms"] for r in results),
             "p99_ms": statistics.median(r["p99_ms"] for r in results),
+            "server_cpu_ms_per_request": sum(
+                r["server_cpu_ms_per_request"] * r["requests"] for r in results
+            )
+            / sum(r["requests"] for r in results),
             "requests": sum(r["requests"] for r in results),
             "errors": sum(r["errors"] for r in results),
         }
@@ -49,6 +58,9 @@ def signing(api: Api, node: EmbeddedSwift, rounds: int, seconds: float, connecti
         "uploads": uploads,
         "trivial": trivial,
         "ratio": uploads["rps"] / trivial["rps"],
+        # Throughput on dedicated cores is inversely proportional to the server's CPU per request;
+        # unlike requests/s, this hardly moves when other jobs share the machine.
+        "cpu_ratio": trivial["server_cpu_ms_per_request"] / uploads["server_cpu_ms_per_request"],
         "round_ratios": [
             u["rps"] / t["rps"] for u, t in zip(runs["uploads"], runs["trivial"], strict=True)
         ],
@@ -70,10 +82,18 @@ def responsiveness(
 ) -> dict:
     """POST /uploads p99 idle, during direct uploads, and during proxied ones."""
     path = source_file(workdir, size)
-    # The probe must end while every upload is still in flight.
-    window = min(window, size / rate - 3)
-    idle = probe(api.url + "/uploads", SIGN_BODY, qps, window).summary()
+    # The probe must end while every upload is still in flight (1 s to start, 1 s to spare).
+    window = min(window, size / rate - 2)
+    if window < 1:
+        raise ValueError("uploads too small or too fast: they must last at least 3 s")
+    # Idle is probed in two halves around the direct uploads, so that drift in the machine's
+    # background load weighs on both sides of the comparison alike.
+    before = probe(api.url + "/uploads", SIGN_BODY, qps, window / 2)
     direct = _probe_during(api, start_direct, count, path, rate, window, qps)
+    after = probe(api.url + "/uploads", SIGN_BODY, qps, window / 2)
+    idle = ProbeResult(
+        before.latencies_ms + after.latencies_ms, before.failures + after.failures
+    ).summary()
     proxied = _probe_during(api, start_proxied, count, path, rate, window, qps)
     return {
         "uploads": count,

@@ -46,6 +46,10 @@ class Api:
         sizes = [rss_kib(pid) / 1024 for pid in self.pids()]
         return {"master": sizes[0], "workers_total": sum(sizes[1:]), "worker_max": max(sizes[1:])}
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its live workers."""
+        return sum(cpu_seconds(pid) for pid in self.pids())
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -70,6 +74,15 @@ BACKGROUND_NICE = 10
 
 def lower_priority(pid: int) -> None:
     os.setpriority(os.PRIO_PROCESS, pid, BACKGROUND_NICE)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    # Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def start_swift(data_dir: Path) -> tuple[EmbeddedSwift, Credentials]:
