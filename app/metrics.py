@@ -65,6 +65,14 @@ def record_signed(method: str) -> None:
     (_SIGNED_BY_METHOD.get(method) or URLS_SIGNED.labels(method)).inc()
 
 
+def record_segmented_completed() -> None:
+    SEGMENTED_COMPLETED.inc()
+
+
+def record_segmented_aborted() -> None:
+    SEGMENTED_ABORTED.inc()
+
+
 def record_storage_error(operation: str) -> None:
     STORAGE_ERRORS.labels(operation).inc()
 

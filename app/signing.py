@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from urllib.parse import quote, urlsplit
 
 from swiftclient.utils import generate_temp_url
@@ -21,18 +20,8 @@ class Signer:
     key: str = field(repr=False)
     digest: str = "sha256"
 
-    # Parsed once per signer, not per URL: signing is on every request's path.
-    @cached_property
-    def _container_path(self) -> str:
-        return f"{urlsplit(self.storage_url).path.rstrip('/')}/{self.container}/"
-
-    @cached_property
-    def _quoted_base(self) -> str:
-        base = urlsplit(self.storage_url)
-        return f"{base.scheme}://{base.netloc}{quote(self._container_path)}"
-
     def object_path(self, object_name: str) -> str:
-        return self._container_path + object_name
+        return f"{urlsplit(self.storage_url).path.rstrip('/')}/{self.container}/{object_name}"
 
     def sign(self, method: str, object_name: str, expires: int, filename: str | None = None) -> str:
         """An absolute TempURL valid until the Unix time ``expires``.
@@ -49,8 +38,9 @@ class Signer:
             absolute=True,
             digest=self.digest,
         )
-        query = signed.split("?", 1)[1]
-        url = f"{self._quoted_base}{quote(object_name)}?{query}"
+        path, query = signed.split("?", 1)
+        base = urlsplit(self.storage_url)
+        url = f"{base.scheme}://{base.netloc}{quote(path)}?{query}"
         if filename is not None:
             url += "&filename=" + quote(filename, safe="")
         record_signed(method)
