@@ -24,6 +24,8 @@ from app.config import ConfigError, Settings  # noqa: E402
 try:
     Settings.from_env()
 except ConfigError as exc:
+    if os.environ.get(PRIVATE_METRICS_ENV):
+        shutil.rmtree(os.environ[PRIVATE_METRICS_ENV], ignore_errors=True)
     sys.exit(f"upload-signer: configuration error: {exc}")
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")

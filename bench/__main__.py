@@ -32,8 +32,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8, help="signing: wrk connections")
     parser.add_argument("--uploads", type=int, default=4, help="responsiveness: parallel uploads")
     parser.add_argument("--upload-size", type=_size, default=256 * MIB, help="default 256M")
+    # 256 MiB at 10 MiB/s takes 26 s: in flight during the whole probe, yet within gunicorn's
+    # 30 s worker timeout, so that the proxied uploads can succeed too.
     parser.add_argument(
-        "--upload-rate", type=_size, default=8 * MIB, help="per upload, bytes/s (default 8M)"
+        "--upload-rate", type=_size, default=10 * MIB, help="per upload, bytes/s (default 10M)"
     )
     parser.add_argument("--window", type=float, default=20, help="seconds probed (default 20)")
     parser.add_argument("--probe-rate", type=float, default=50, help="probe requests/s")

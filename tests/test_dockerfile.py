@@ -243,3 +243,4 @@ def test_the_image_command_stops_with_one_line_when_a_setting_is_missing(
     assert result.returncode != 0
     assert "configuration error: API_TOKENS" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("upload-signer-metrics-*")), "the metrics directory is left"
