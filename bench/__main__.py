@@ -41,7 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--upload-rate", type=_size, default=10 * MIB, help="per upload, bytes/s (default 10M)"
     )
-    parser.add_argument("--window", type=float, default=20, help="seconds probed (default 20)")
+    parser.add_argument(
+        "--window", type=float, default=40, help="seconds probed during direct uploads (40)"
+    )
     parser.add_argument("--probe-rate", type=float, default=50, help="probe requests/s")
     parser.add_argument(
         "--sizes",

@@ -9,6 +9,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -97,7 +98,9 @@ async def _one(host: str, port: int, request: bytes, timeout: float) -> tuple[fl
     return (time.perf_counter() - started) * 1000, ok
 
 
-async def _probe(url: str, body: bytes, rate: float, seconds: float, timeout: float) -> ProbeResult:
+async def _probe(
+    url: str, body: bytes, rate: float, seconds: float, timeout: float, label: Callable[[], str]
+) -> dict[str, ProbeResult]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = (
@@ -105,7 +108,7 @@ async def _probe(url: str, body: bytes, rate: float, seconds: float, timeout: fl
         f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
-    tasks = []
+    tasks, labels = [], []
     start = time.perf_counter()
     for index in range(int(rate * seconds)):
         # Open loop: requests leave on schedule whether or not earlier ones were answered, as
@@ -113,11 +116,27 @@ async def _probe(url: str, body: bytes, rate: float, seconds: float, timeout: fl
         delay = start + index / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        labels.append(label())
         tasks.append(asyncio.create_task(_one(host, port, request, timeout)))
     results = await asyncio.gather(*tasks)
-    return ProbeResult([latency for latency, _ in results], sum(1 for _, ok in results if not ok))
+    grouped: dict[str, ProbeResult] = {}
+    for name in set(labels):
+        mine = [result for result, tag in zip(results, labels, strict=True) if tag == name]
+        grouped[name] = ProbeResult(
+            [latency for latency, _ in mine], sum(1 for _, ok in mine if not ok)
+        )
+    return grouped
 
 
 def probe(url: str, body: dict, rate: float, seconds: float, timeout: float = 60) -> ProbeResult:
     """Send ``rate`` requests a second for ``seconds``; latency of each (201 expected)."""
-    return asyncio.run(_probe(url, json.dumps(body).encode(), rate, seconds, timeout))
+    return asyncio.run(
+        _probe(url, json.dumps(body).encode(), rate, seconds, timeout, lambda: "all")
+    )["all"]
+
+
+def probe_by_phase(
+    url: str, body: dict, rate: float, seconds: float, phase: Callable[[], str], timeout: float = 60
+) -> dict[str, ProbeResult]:
+    """Like ``probe``, with the requests grouped by ``phase()`` at the moment each was sent."""
+    return asyncio.run(_probe(url, json.dumps(body).encode(), rate, seconds, timeout, phase))

@@ -91,16 +91,18 @@ def render(results: dict) -> str:
                 " ".join(p.get("upload_statuses", [])) or "-",
             ]
             for name, p in (
-                ("idle", r["idle"]),
-                ("direct to Swift (TempURL)", r["direct"]),
-                ("proxied through a worker", r["proxied"]),
+                ("idle (direct uploads paused)", r["idle"]),
+                ("direct uploads streaming", r["direct"]),
+                ("uploads proxied by workers", r["proxied"]),
             )
         ]
         out += [
             "",
             f"Responsiveness: POST /uploads at {r['probe_rate_per_s']:g}/s for {r['window_s']:g} s "
-            f"while {r['uploads']} x {r['upload_mib']:g} MiB uploads stream at "
-            f"{r['upload_rate_mib_s']:g} MiB/s each (Swift and curl at nice {r['nice']})",
+            f"while {r['uploads']} x {r['upload_mib']:g} MiB uploads go at "
+            f"{r['upload_rate_mib_s']:g} MiB/s each, straight to Swift (paused and resumed every "
+            f"{r['switch_period_s']:g} s), then through the workers (Swift and curl at nice "
+            f"{r['nice']})",
             table(["while", "p50 ms", "p99 ms", "max ms", "failed", "p99/idle", "uploads"], rows),
             f"direct p99 / idle p99 = {r['direct_p99_vs_idle']:.2f} (target <= 1.5: "
             f"{verdict(r['direct_p99_vs_idle'] <= 1.5)})",

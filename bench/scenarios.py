@@ -8,9 +8,18 @@ from pathlib import Path
 
 from app.embedded.node import EmbeddedSwift
 
-from .load import ProbeResult, probe, wrk
+from .load import probe, probe_by_phase, wrk
 from .stack import BACKGROUND_NICE, Api, proxy_requests
-from .uploads import MIB, PeakRss, finish, source_file, start_direct, start_proxied, timed_upload
+from .uploads import (
+    MIB,
+    Alternator,
+    PeakRss,
+    finish,
+    source_file,
+    start_direct,
+    start_proxied,
+    timed_upload,
+)
 
 SIGN_BODY = {"filename": "quarterly report.pdf", "content_type": "application/pdf", "size": MIB}
 
@@ -78,29 +87,44 @@ def _probe_during(api: Api, start, count: int, path: Path, rate: int, window: fl
 
 
 def responsiveness(
-    api: Api, workdir: Path, count: int, size: int, rate: int, window: float, qps: float
+    api: Api,
+    workdir: Path,
+    count: int,
+    size: int,
+    rate: int,
+    window: float,
+    qps: float,
+    period: float = 2.0,
 ) -> dict:
-    """POST /uploads p99 idle, during direct uploads, and during proxied ones."""
+    """POST /uploads latency while direct uploads stream vs pause, and during proxied uploads.
+
+    Direct uploads are paused and resumed every ``period`` seconds while the probe runs, so the
+    idle baseline is measured in the same minute as the loaded case, interleaved with it.
+    """
     path = source_file(workdir, size)
-    # The probe must end while every upload is still in flight (1 s to start, 1 s to spare).
-    window = min(window, size / rate - 2)
-    if window < 1:
-        raise ValueError("uploads too small or too fast: they must last at least 3 s")
-    # Idle is probed in two halves around the direct uploads, so that drift in the machine's
-    # background load weighs on both sides of the comparison alike.
-    before = probe(api.url + "/uploads", SIGN_BODY, qps, window / 2)
-    direct = _probe_during(api, start_direct, count, path, rate, window, qps)
-    after = probe(api.url + "/uploads", SIGN_BODY, qps, window / 2)
-    idle = ProbeResult(
-        before.latencies_ms + after.latencies_ms, before.failures + after.failures
-    ).summary()
-    proxied = _probe_during(api, start_proxied, count, path, rate, window, qps)
+    # Direct uploads stream half of the probe's window: they must outlast it (1 s to spare).
+    if size / rate < window / 2 + 2:
+        raise ValueError("uploads too small or too fast for the window: slow them down")
+    url = api.url + "/uploads"
+    uploads = [start_direct(api, path, rate) for _ in range(count)]
+    time.sleep(1.0)  # every upload connected and streaming
+    with Alternator(uploads, period) as alternator:
+        phases = probe_by_phase(url, SIGN_BODY, qps, window, alternator.phase)
+    statuses = finish(uploads)
+    idle = phases["paused"].summary()
+    direct = phases["streaming"].summary() | {"upload_statuses": statuses}
+    # Proxied uploads run without pauses: a paused one would hold its worker past gunicorn's
+    # timeout. The probe ends while they are all still in flight.
+    proxied = _probe_during(
+        api, start_proxied, count, path, rate, min(window / 2, size / rate - 2), qps
+    )
     return {
         "uploads": count,
         "upload_mib": size / MIB,
         "upload_rate_mib_s": rate / MIB,
         "probe_rate_per_s": qps,
         "window_s": window,
+        "switch_period_s": period,
         "workers": api.workers,
         "nice": BACKGROUND_NICE,
         "idle": idle,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import threading
 import time
@@ -108,3 +109,48 @@ def timed_upload(start, api: Api, path: Path) -> dict:
         "mib_per_s": path.stat().st_size / MIB / seconds,
         "peak_worker_rss_mib": peak.worker_max_mib,
     }
+
+
+class Alternator:
+    """Pauses and resumes upload processes (SIGSTOP/SIGCONT) every ``period`` seconds.
+
+    A probe running meanwhile sees the same machine with uploads streaming and with uploads
+    paused, interleaved second by second, so that other jobs' load (which comes and goes over
+    seconds to minutes) weighs on both alike. ``phase()`` names the state; requests sent just
+    after a switch are "switching" and left out.
+    """
+
+    SETTLE = 0.3  # seconds for streams to stop or restart after a switch
+
+    def __init__(self, processes: list[subprocess.Popen], period: float) -> None:
+        self.processes = processes
+        self.period = period
+        self._streaming = True
+        self._switched = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def phase(self) -> str:
+        if time.monotonic() - self._switched < self.SETTLE:
+            return "switching"
+        return "streaming" if self._streaming else "paused"
+
+    def _signal(self, number: int) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(number)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self._streaming = not self._streaming
+            self._signal(signal.SIGCONT if self._streaming else signal.SIGSTOP)
+            self._switched = time.monotonic()
+
+    def __enter__(self) -> Alternator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._signal(signal.SIGCONT)

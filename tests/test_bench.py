@@ -30,10 +30,12 @@ def test_direct_and_proxied_uploads_both_store_while_the_probe_runs(stack):
     node, api, workdir = stack
     before = proxy_requests(node)
     result = scenarios.responsiveness(
-        api, workdir, count=2, size=4 * MIB, rate=MIB, window=1, qps=20
+        api, workdir, count=2, size=4 * MIB, rate=MIB, window=2, qps=40, period=0.5
     )
+    # The probe's requests were split between streaming and paused uploads, both well sampled.
+    assert result["idle"]["requests"] >= 15 and result["direct"]["requests"] >= 15
+    assert result["proxied"]["requests"] >= 30
     for mode in ("idle", "direct", "proxied"):
-        assert result[mode]["requests"] >= 15
         assert result[mode]["failures"] == 0
     assert result["direct"]["upload_statuses"] == ["201", "201"]
     assert result["proxied"]["upload_statuses"] == ["201", "201"]
