@@ -31,8 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", choices=ALL, action="append", help="run only these (repeatable)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
-    parser.add_argument("--rounds", type=int, default=3, help="signing: alternations (default 3)")
-    parser.add_argument("--seconds", type=float, default=8, help="signing: seconds per wrk run")
+    # Many short alternations: bursts of other jobs' load fall on both endpoints alike.
+    parser.add_argument("--rounds", type=int, default=8, help="signing: alternations (default 8)")
+    parser.add_argument("--seconds", type=float, default=4, help="signing: seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8, help="signing: wrk connections")
     parser.add_argument("--uploads", type=int, default=4, help="responsiveness: parallel uploads")
     parser.add_argument("--upload-size", type=_size, default=256 * MIB, help="default 256M")
