@@ -18,6 +18,7 @@ from .uploads import (
     source_file,
     start_direct,
     start_proxied,
+    stop,
     timed_upload,
 )
 
@@ -79,9 +80,14 @@ def signing(
 
 
 def _probe_during(api: Api, start, count: int, path: Path, rate: int, window: float, qps: float):
-    uploads = [start(api, path, rate) for _ in range(count)]
-    time.sleep(1.0)  # every upload connected and streaming
-    result = probe(api.url + "/uploads", SIGN_BODY, qps, window).summary()
+    uploads: list = []
+    try:
+        uploads += [start(api, path, rate) for _ in range(count)]
+        time.sleep(1.0)  # every upload connected and streaming
+        result = probe(api.url + "/uploads", SIGN_BODY, qps, window).summary()
+    except BaseException:
+        stop(uploads)
+        raise
     statuses = finish(uploads)
     return result | {"upload_statuses": statuses}
 
@@ -106,10 +112,15 @@ def responsiveness(
     if size / rate < window / 2 + 2:
         raise ValueError("uploads too small or too fast for the window: slow them down")
     url = api.url + "/uploads"
-    uploads = [start_direct(api, path, rate) for _ in range(count)]
-    time.sleep(1.0)  # every upload connected and streaming
-    with Alternator(uploads, period) as alternator:
-        phases = probe_by_phase(url, SIGN_BODY, qps, window, alternator.phase)
+    uploads: list = []
+    try:
+        uploads += [start_direct(api, path, rate) for _ in range(count)]
+        time.sleep(1.0)  # every upload connected and streaming
+        with Alternator(uploads, period) as alternator:
+            phases = probe_by_phase(url, SIGN_BODY, qps, window, alternator.phase)
+    except BaseException:
+        stop(uploads)
+        raise
     statuses = finish(uploads)
     idle = phases["paused"].summary()
     direct = phases["streaming"].summary() | {"upload_statuses": statuses}

@@ -63,9 +63,20 @@ def start_proxied(api: Api, path: Path, rate: int | None) -> subprocess.Popen:
     return curl(url, path, headers, rate)
 
 
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused one would not die before it resumes
+            process.kill()
+        process.wait()
+
+
 def finish(processes: list[subprocess.Popen]) -> list[str]:
-    """Wait for every upload; their HTTP statuses."""
-    return [process.communicate(timeout=3600)[0].strip() for process in processes]
+    """Wait for every upload; their HTTP statuses. On any error, no upload is left running."""
+    try:
+        return [process.communicate(timeout=3600)[0].strip() for process in processes]
+    finally:
+        stop(processes)
 
 
 @dataclass
