@@ -39,7 +39,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM workers stop accepting, finish the request in hand, and get this long to do it;
 # keep it below the orchestrator's kill delay (Docker's 10 s by default: `docker stop -t 30`).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+keepalive = 5
 # Heartbeat files on tmpfs: a worker never stalls on a slow or full disk (containers).
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 # Storage is prepared in each worker after fork, never in the master (threads do not survive fork).
