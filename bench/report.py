@@ -124,7 +124,7 @@ def render(results: dict) -> str:
         ]
         out += [
             "",
-            "Cost growth with file size (declared in POST /uploads, then uploaded unthrottled)",
+            "Cost growth with file size (declared in POST /uploads, then one unthrottled PUT)",
             table(
                 [
                     "MiB",

@@ -106,6 +106,9 @@ def start_api(credentials: Credentials, workers: int, log_path: Path) -> Api:
     env |= {"API_TOKENS": TOKEN, "WEB_CONCURRENCY": str(workers), "PORT": str(port)}
     env["BIND"] = f"127.0.0.1:{port}"
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a private one
+    # Single-PUT TempURLs at every size measured (up to 1 GiB): where the service splits large
+    # files into segments, that plan is measured on its own, not here.
+    env.setdefault("SEGMENT_THRESHOLD", "5G")
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "bench.wsgi:app"],
