@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
 APT_PACKAGES ?= curl
 # Debian packages only the benchmarks need (`make bench`), not the tests.
-BENCH_APT_PACKAGES ?= wrk curl
+BENCH_APT_PACKAGES ?= wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALLED := $(VENV)/.installed
 

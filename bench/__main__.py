@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
                 print("responsiveness under upload load ...", flush=True)
                 results["responsiveness"] = scenarios.responsiveness(
                     api,
-                    workdir,
                     args.uploads,
                     args.upload_size,
                     args.upload_rate,
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if "growth" in chosen:
                 print("cost growth with file size ...", flush=True)
-                results["growth"] = scenarios.growth(api, workdir, args.sizes, args.probe_rate, 4)
+                results["growth"] = scenarios.growth(api, args.sizes, args.probe_rate, 4)
         finally:
             if api:
                 api.stop()

@@ -103,7 +103,7 @@ def render(results: dict) -> str:
             f"Responsiveness: POST /uploads at {r['probe_rate_per_s']:g}/s for {r['window_s']:g} s "
             f"while {r['uploads']} x {r['upload_mib']:g} MiB uploads go at "
             f"{r['upload_rate_mib_s']:g} MiB/s each, straight to Swift (paused and resumed every "
-            f"{r['switch_period_s']:g} s), then through the workers (Swift and curl at nice "
+            f"{r['switch_period_s']:g} s), then through the workers (Swift and the clients at nice "
             f"{r['nice']})",
             table(["while", "p50 ms", "p99 ms", "max ms", "failed", "p99/idle", "uploads"], rows),
             f"direct p99 / idle p99 = {r['direct_p99_vs_idle']:.2f} (target <= 1.5: "

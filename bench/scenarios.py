@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 from app.embedded.node import EmbeddedSwift
 
@@ -15,7 +14,6 @@ from .uploads import (
     Alternator,
     PeakRss,
     finish,
-    source_file,
     start_direct,
     start_proxied,
     stop,
@@ -79,10 +77,10 @@ def signing(
     }
 
 
-def _probe_during(api: Api, start, count: int, path: Path, rate: int, window: float, qps: float):
+def _probe_during(api: Api, start, count: int, size: int, rate: int, window: float, qps: float):
     uploads: list = []
     try:
-        uploads += [start(api, path, rate) for _ in range(count)]
+        uploads += [start(api, size, rate) for _ in range(count)]
         time.sleep(1.0)  # every upload connected and streaming
         result = probe(api.url + "/uploads", SIGN_BODY, qps, window).summary()
     except BaseException:
@@ -94,7 +92,6 @@ def _probe_during(api: Api, start, count: int, path: Path, rate: int, window: fl
 
 def responsiveness(
     api: Api,
-    workdir: Path,
     count: int,
     size: int,
     rate: int,
@@ -107,14 +104,13 @@ def responsiveness(
     Direct uploads are paused and resumed every ``period`` seconds while the probe runs, so the
     idle baseline is measured in the same minute as the loaded case, interleaved with it.
     """
-    path = source_file(workdir, size)
     # Direct uploads stream half of the probe's window: they must outlast it (1 s to spare).
     if size / rate < window / 2 + 2:
         raise ValueError("uploads too small or too fast for the window: slow them down")
     url = api.url + "/uploads"
     uploads: list = []
     try:
-        uploads += [start_direct(api, path, rate) for _ in range(count)]
+        uploads += [start_direct(api, size, rate) for _ in range(count)]
         time.sleep(1.0)  # every upload connected and streaming
         with Alternator(uploads, period) as alternator:
             phases = probe_by_phase(url, SIGN_BODY, qps, window, alternator.phase)
@@ -127,7 +123,7 @@ def responsiveness(
     # Proxied uploads run without pauses: a paused one would hold its worker past gunicorn's
     # timeout. The probe ends while they are all still in flight.
     proxied = _probe_during(
-        api, start_proxied, count, path, rate, min(window / 2, size / rate - 2), qps
+        api, start_proxied, count, size, rate, min(window / 2, size / rate - 2), qps
     )
     return {
         "uploads": count,
@@ -146,17 +142,15 @@ def responsiveness(
     }
 
 
-def growth(api: Api, workdir: Path, sizes: list[int], qps: float, window: float) -> list[dict]:
+def growth(api: Api, sizes: list[int], qps: float, window: float) -> list[dict]:
     """Per declared and uploaded size: signing latency and worker memory, direct vs proxied."""
     rows = []
     for size in sizes:
-        path = source_file(workdir, size)
         body = SIGN_BODY | {"size": size}
         with PeakRss(api) as peak:
             latency = probe(api.url + "/uploads", body, qps, window).summary()
-        direct = timed_upload(start_direct, api, path)
-        proxied = timed_upload(start_proxied, api, path)
-        path.unlink()
+        direct = timed_upload(start_direct, api, size)
+        proxied = timed_upload(start_proxied, api, size)
         rows.append(
             {
                 "size_mib": size / MIB,

@@ -1,29 +1,20 @@
-"""Large uploads by separate curl processes, so that pushing bytes never shares the probe's GIL."""
+"""Large uploads by client processes of their own: pushing bytes never shares the probe's GIL."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
-from .stack import Api, auth_headers, lower_priority, rss_kib
+from .stack import ROOT, Api, auth_headers, lower_priority, rss_kib
 
 MIB = 1024 * 1024
-
-
-def source_file(directory: Path, size: int) -> Path:
-    """A sparse file of ``size`` bytes: read at memory speed, costs no disk."""
-    path = directory / f"source-{size}.bin"
-    if not path.exists() or path.stat().st_size != size:
-        with path.open("wb") as handle:
-            handle.truncate(size)
-    return path
 
 
 def sign(api: Api, size: int) -> tuple[str, dict[str, str]]:
@@ -38,29 +29,27 @@ def sign(api: Api, size: int) -> tuple[str, dict[str, str]]:
     return body["upload_url"], body["upload_headers"]
 
 
-def curl(url: str, path: Path, headers: dict[str, str], rate: int | None) -> subprocess.Popen:
-    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(path)]
-    command += ["-H", "Expect:"]  # no 100-continue round trip, on either path
+def put(url: str, size: int, headers: dict[str, str], rate: int | None) -> subprocess.Popen:
+    """A client process PUTting ``size`` bytes (``bench.put``), at a lower CPU priority."""
+    command = [sys.executable, "-m", "bench.put", url, str(size), "--rate", str(rate or 0)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    if rate:
-        command += ["--limit-rate", str(rate)]
-    process = subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     lower_priority(process.pid)
     return process
 
 
-def start_direct(api: Api, path: Path, rate: int | None) -> subprocess.Popen:
+def start_direct(api: Api, size: int, rate: int | None) -> subprocess.Popen:
     """Sign, then PUT straight to Swift with the TempURL: the service's design."""
-    url, headers = sign(api, path.stat().st_size)
-    return curl(url, path, headers, rate)
+    url, headers = sign(api, size)
+    return put(url, size, headers, rate)
 
 
-def start_proxied(api: Api, path: Path, rate: int | None) -> subprocess.Popen:
+def start_proxied(api: Api, size: int, rate: int | None) -> subprocess.Popen:
     """PUT through a sync worker that streams the body on to Swift: the design it avoids."""
     url = f"{api.url}/bench/proxy-upload/{uuid.uuid4()}"
     headers = auth_headers() | {"Content-Type": "application/octet-stream"}
-    return curl(url, path, headers, rate)
+    return put(url, size, headers, rate)
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -109,15 +98,15 @@ class PeakRss:
         self._thread.join()
 
 
-def timed_upload(start, api: Api, path: Path) -> dict:
+def timed_upload(start, api: Api, size: int) -> dict:
     with PeakRss(api) as peak:
         began = time.perf_counter()
-        (status,) = finish([start(api, path, None)])
+        (status,) = finish([start(api, size, None)])
         seconds = time.perf_counter() - began
     return {
         "status": status,
         "seconds": seconds,
-        "mib_per_s": path.stat().st_size / MIB / seconds,
+        "mib_per_s": size / MIB / seconds,
         "peak_worker_rss_mib": peak.worker_max_mib,
     }
 

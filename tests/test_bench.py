@@ -27,10 +27,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
 
 
 def test_direct_and_proxied_uploads_both_store_while_the_probe_runs(stack):
-    node, api, workdir = stack
+    node, api, _ = stack
     before = proxy_requests(node)
     result = scenarios.responsiveness(
-        api, workdir, count=2, size=4 * MIB, rate=MIB, window=2, qps=40, period=0.5
+        api, count=2, size=4 * MIB, rate=MIB, window=2, qps=40, period=0.5
     )
     # The probe's requests were split between streaming and paused uploads, both well sampled.
     assert result["idle"]["requests"] >= 15 and result["direct"]["requests"] >= 15
@@ -44,8 +44,8 @@ def test_direct_and_proxied_uploads_both_store_while_the_probe_runs(stack):
 
 
 def test_growth_rows_measure_signing_and_both_upload_paths(stack):
-    _, api, workdir = stack
-    (row,) = scenarios.growth(api, workdir, [MIB], qps=20, window=1)
+    _, api, _ = stack
+    (row,) = scenarios.growth(api, [MIB], qps=20, window=1)
     assert row["size_mib"] == 1
     assert row["sign_failures"] == 0
     assert row["direct"]["status"] == row["proxied"]["status"] == "201"
