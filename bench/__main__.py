@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.only or list(ALL)
     results: dict = {
         "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "command": shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
         "note": args.note,
         "machine": machine(),
         "workers": args.workers,

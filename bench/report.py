@@ -26,7 +26,7 @@ def machine() -> dict:
         "memory_gib": round(memory_kib / 1024**2, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "wrk": (wrk.splitlines() or ["?"])[0],
+        "wrk": (wrk.splitlines() or ["?"])[0].split(" Copyright")[0],
         "load_average_at_start": os.getloadavg(),
     }
 
