@@ -13,9 +13,11 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
-# `.` without extras: neither the `embedded` Swift server (development and tests only) nor the
-# test tools end up in the image.
-RUN /opt/venv/bin/pip install . \
+# The package alone: neither the `embedded` Swift server (development and tests only) nor the
+# test tools end up in the image. Optional provider extras by name only, e.g.
+# `docker build --build-arg EXTRAS=keystone .`
+ARG EXTRAS=""
+RUN /opt/venv/bin/pip install ".${EXTRAS:+[$EXTRAS]}" \
     && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
 
 # -- runtime: the same slim base, the virtualenv and the two entry files, as a non-root user -----
