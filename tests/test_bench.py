@@ -30,10 +30,10 @@ def test_direct_and_proxied_uploads_both_store_while_the_probe_runs(stack):
     node, api, _ = stack
     before = proxy_requests(node)
     result = scenarios.responsiveness(
-        api, count=2, size=4 * MIB, rate=MIB, window=2, qps=40, period=0.5
+        api, count=2, size=4 * MIB, rate=MIB, window=2, qps=40, period=1
     )
     # The probe's requests were split between streaming and paused uploads, both well sampled.
-    assert result["idle"]["requests"] >= 15 and result["direct"]["requests"] >= 15
+    assert result["idle"]["requests"] >= 10 and result["direct"]["requests"] >= 10
     assert result["proxied"]["requests"] >= 30
     for mode in ("idle", "direct", "proxied"):
         assert result[mode]["failures"] == 0
