@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
 APT_PACKAGES ?= curl redis-server chromium nodejs
+# Debian packages only the benchmarks need (`make bench`), not the tests.
+BENCH_APT_PACKAGES ?= wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALLED := $(VENV)/.installed
 # pyrax (STORAGE_BACKEND=pyrax) pins python-novaclient 2.27.0 (pbr<2), which cannot share an
@@ -12,7 +14,7 @@ INSTALLED := $(VENV)/.installed
 PYRAX_VENV ?= .venv-pyrax
 PYRAX_INSTALLED := $(PYRAX_VENV)/.installed
 
-.PHONY: run test lint format system-deps clean
+.PHONY: run test bench lint format system-deps clean
 
 run: $(INSTALLED)
 	$(BIN)/upload-signer dev
@@ -22,6 +24,12 @@ test: system-deps $(INSTALLED) $(PYRAX_INSTALLED)
 	$(BIN)/ruff format --check .
 	$(PYRAX_VENV)/bin/pytest -q -p no:cacheprovider tests/test_pyrax_backend.py
 	$(BIN)/pytest
+
+# Benchmarks (bench/): results printed and saved as JSON in bench/results/. BENCH_ARGS passes
+# options, e.g. `make bench BENCH_ARGS="--only signing"`.
+bench: $(INSTALLED)
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -2,28 +2,77 @@
 
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
-from app.config import ConfigError, Settings
+# Every worker writes its metrics to files in one directory, summed by /metrics. The variable must
+# be set before anything imports prometheus_client (the app import below does), so it is set here
+# at the top; without one given, a private directory is made and removed when gunicorn exits.
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PRIVATE_METRICS_ENV = "UPLOAD_SIGNER_PRIVATE_METRICS_DIR"  # remembered across config reloads
+if not os.environ.get(METRICS_ENV):
+    os.environ[METRICS_ENV] = os.environ[PRIVATE_METRICS_ENV] = tempfile.mkdtemp(
+        prefix="upload-signer-metrics-"
+    )
+
+from app.config import ConfigError, Settings  # noqa: E402
 
 # Check the configuration once in the master, before any worker forks: a bad setting stops
 # start-up with one line naming the variable, instead of every worker dying with a traceback.
 try:
     Settings.from_env()
 except ConfigError as exc:
+    if os.environ.get(PRIVATE_METRICS_ENV):
+        shutil.rmtree(os.environ[PRIVATE_METRICS_ENV], ignore_errors=True)
     sys.exit(f"upload-signer: configuration error: {exc}")
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# Signing is short CPU work; requests never carry file bytes, so sync workers are right.
+# Signing is short CPU work; requests never carry file bytes, so sync workers are right and the
+# usual 2 x cores + 1 keeps the CPUs busy while a worker waits on its socket.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
+# A worker silent for this long is killed and replaced (a hung storage call, a bug); requests take
+# milliseconds, and storage calls have their own STORAGE_TIMEOUT well below it.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM workers stop accepting, finish the request in hand, and get this long to do it;
+# keep it below the orchestrator's kill delay (Docker's 10 s by default: `docker stop -t 30`).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
+# Heartbeat files on tmpfs: a worker never stalls on a slow or full disk (containers).
+worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 # Storage is prepared in each worker after fork, never in the master (threads do not survive fork).
 preload_app = False
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# One JSON object per request on stdout (see app/accesslog.py); "-" is stdout, empty turns it off.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+logger_class = "app.accesslog.JsonAccessLogger"
 errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# Addresses of the reverse proxies whose X-Forwarded-Proto gunicorn believes (comma-separated,
+# "*" for any: only when nothing but the proxy can reach the port). Client addresses behind
+# proxies are TRUSTED_PROXIES' business in the app, see docs/operations.md.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # The runtime control socket is a management door this service does not use.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Start from empty metrics: files left by an earlier run would be summed in."""
+    directory = Path(os.environ[METRICS_ENV])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A dead worker's counters stay summed; its live gauges must go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    private = os.environ.get(PRIVATE_METRICS_ENV)
+    if private and private == os.environ.get(METRICS_ENV):
+        shutil.rmtree(private, ignore_errors=True)

@@ -19,6 +19,7 @@ from .config import Settings
 from .errors import problem, register_error_handlers
 from .limits import init_limits
 from .logs import configure_logging, init_request_ids
+from .metrics import init_metrics
 from .readiness import StorageState
 from .storage import StorageError, open_store
 from .webhooks import WebhookSender
@@ -75,5 +76,6 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(contract)
     init_limits(app, security.limits)
+    init_metrics(app)
     state.start()
     return app

@@ -16,6 +16,7 @@ from . import policy
 from .auth import require_auth
 from .errors import ApiError
 from .filenames import MAX_FILENAME_LENGTH, clean_filename
+from .metrics import record_segmented_aborted, record_segmented_completed
 from .plans import PlanError, plan_parts
 from .readiness import StorageState
 from .security_config import PolicySettings
@@ -236,6 +237,8 @@ def complete_upload(upload_id: str) -> Any:
     webhooks = current_app.extensions.get("upload_signer.webhooks")
     if webhooks is not None:
         webhooks.send(event | {"completed_at": iso8601(int(time.time()))})
+    if ticket.plan is not None:
+        record_segmented_completed()
     current_app.logger.info("completed upload %s for %s", done.object_name, g.subject)
     download_url = ready_signer().sign("GET", done.object_name, expires, filename=done.filename)
     return no_store(jsonify(upload_id=upload_id, object_name=done.object_name, size=done.size,
@@ -249,6 +252,8 @@ def complete_upload(upload_id: str) -> Any:
 def abort_upload(upload_id: str) -> Any:
     ticket = owned_ticket(upload_id)
     deleted = sessions().abort(ticket)
+    if ticket.plan is not None:
+        record_segmented_aborted()
     current_app.logger.info("aborted upload %s for %s (%d objects deleted)",
                             ticket.object_name, g.subject, deleted)  # fmt: skip
     return "", 204

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from swiftclient.utils import generate_temp_url
+
+from .metrics import record_signed
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,9 @@ class Signer:
         url = f"{base.scheme}://{base.netloc}{path}?{query}"
         if filename is not None:
             url += "&filename=" + quote(filename, safe="")
+        record_signed(method)
         return url
 
 
 def iso8601(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

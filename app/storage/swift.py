@@ -15,6 +15,7 @@ from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
 from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
+from ..metrics import record_reauthentication, record_storage_error
 from . import StorageError, TokenSource, tempurl_key_headers
 from .rackspace_identity import RackspaceIdentity
 
@@ -26,7 +27,20 @@ ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-k
 _RETRY = {"retries": 1, "starting_backoff": 0.2, "max_backoff": 1}
 
 
-class _SessionConnection(swift.Connection):
+class _CountedConnection(swift.Connection):
+    """Counts tokens obtained after the first: swiftclient re-authenticates by itself on 401."""
+
+    _authenticated = False
+
+    def get_auth(self):  # type: ignore[no-untyped-def]
+        result = super().get_auth()
+        if self._authenticated:
+            record_reauthentication()
+        self._authenticated = True
+        return result
+
+
+class _SessionConnection(_CountedConnection):
     """A connection whose token source can say "expiring": it then fetches a new token first.
 
     swiftclient asks for a token only when it has none (or after a 401), so without this a token
@@ -63,7 +77,7 @@ class SwiftStore:
         self._servicenet = isinstance(auth, RackspaceAuth) and auth.servicenet
         if isinstance(auth, SwiftV1Auth):
             self._identity = None
-            self._conn = swift.Connection(
+            self._conn = _CountedConnection(
                 authurl=auth.auth_url,
                 user=auth.user,
                 key=auth.key,
@@ -100,6 +114,7 @@ class SwiftStore:
             reason = _describe(exc)
         except (OSError, ValueError) as exc:
             reason = _describe(exc)
+        record_storage_error(what)
         log.warning("storage %s failed: %s", what, reason)
         raise StorageError(f"{what}: {reason}") from None
 

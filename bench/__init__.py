@@ -1,0 +1,1 @@
+"""upload-signer benchmarks: ``make bench`` (``python -m bench``); results in bench/results/."""
