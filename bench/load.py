@@ -9,12 +9,16 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .stack import TOKEN
+
+T = TypeVar("T")
 
 LUA = Path(__file__).with_name("wrk") / "post.lua"
 
@@ -128,15 +132,26 @@ async def _probe(
     return grouped
 
 
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from a thread whose event loop is already running (Playwright's
+    sync API keeps one in the test session): then the probe gets a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def probe(url: str, body: dict, rate: float, seconds: float, timeout: float = 60) -> ProbeResult:
     """Send ``rate`` requests a second for ``seconds``; latency of each (201 expected)."""
-    return asyncio.run(
-        _probe(url, json.dumps(body).encode(), rate, seconds, timeout, lambda: "all")
-    )["all"]
+    return _run(_probe(url, json.dumps(body).encode(), rate, seconds, timeout, lambda: "all"))[
+        "all"
+    ]
 
 
 def probe_by_phase(
     url: str, body: dict, rate: float, seconds: float, phase: Callable[[], str], timeout: float = 60
 ) -> dict[str, ProbeResult]:
     """Like ``probe``, with the requests grouped by ``phase()`` at the moment each was sent."""
-    return asyncio.run(_probe(url, json.dumps(body).encode(), rate, seconds, timeout, phase))
+    return _run(_probe(url, json.dumps(body).encode(), rate, seconds, timeout, phase))

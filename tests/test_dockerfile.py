@@ -222,7 +222,8 @@ def test_the_image_command_serves_and_its_health_check_passes(dockerfile, swift,
 
     output = log_path.read_text()
     access = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    upload = next(entry for entry in access if entry["path"] == "/uploads")
+    # The app's own JSON log lines share the stream; access lines say "type": "access".
+    upload = next(e for e in access if e.get("type") == "access" and e["path"] == "/uploads")
     assert upload["method"] == "POST" and upload["status"] == 201
     assert upload["user_agent"] == AGENT  # quotes and backslashes escaped, the line still JSON
     assert upload["duration_ms"] > 0
