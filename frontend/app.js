@@ -3,6 +3,8 @@ import { Upload, discardUpload, formatBytes, formatDuration, pendingUploads } fr
 
 const MAX_PARALLEL = 3; // browsers open at most 6 connections per host; leave room
 const SAVED = "upload-signer.settings";
+// Upload options from config.js's `upload` (e.g. { parallel: 4, checksum: true }): see docs.
+let uploadOptions = {};
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const ui = {
@@ -57,6 +59,7 @@ function showSettingsState() {
 
 async function initSettings() {
   const config = await loadConfig();
+  uploadOptions = config.upload ?? {};
   const saved = readSaved();
   ui.apiBase.value = saved.apiBase || config.apiBase || "";
   ui.token.value = saved.token || config.token || "";
@@ -188,7 +191,7 @@ function addFile(file) {
     queued = () => {
       queued = null;
       startedAt = performance.now();
-      upload = new Upload(file, { ...settings(), onProgress, onRetry });
+      upload = new Upload(file, { ...uploadOptions, ...settings(), onProgress, onRetry });
       upload.addEventListener("signed", (e) => {
         row.dataset.objectName = e.detail.object_name;
         showUnfinished(); // a segmented upload is now remembered (or resumed)

@@ -37,7 +37,9 @@ export const DEFAULTS = Object.freeze({
   stallTimeout: 60_000, // ms without any upload progress before the attempt is retried; 0 = never
   speedWindow: 3000, // ms of recent progress the speed (and so the ETA) is averaged over
   parallel: 4, // parts of a segmented upload in flight at once
-  checksum: true, // send each part's MD5 as ETag (storage refuses a part that differs)
+  // Each part's MD5 as ETag (storage refuses a part that differs): true, false, or "auto" =
+  // while hashing keeps ahead of the uploads, none for the rest once parts wait for it.
+  checksum: "auto",
   resume: true, // remember segmented uploads in localStorage and resume them
 });
 
@@ -45,6 +47,9 @@ export const DEFAULTS = Object.freeze({
 const CONNECTIONS_PER_ORIGIN = 6;
 // Completion that finds parts missing (storage lost them) sends them again this many times.
 const COMPLETE_ROUNDS = 3;
+// In "auto" checksum mode, hashing stops after this many parts were ready to go but had to
+// wait for their MD5 (hashing, not the network, was then the slowest step).
+const HASH_WAITS_TOLERATED = 2;
 
 /** Why an upload failed: `kind` is stable for code, `message` is for people. */
 export class UploadError extends Error {
@@ -643,9 +648,16 @@ export class Upload extends EventTarget {
     const urls = new PartUrls();
     if (plan.parts) urls.add(plan.parts, plan.expires_at);
     const etags = new Map(Object.entries(plan.etags ?? {}).map(([n, etag]) => [Number(n), etag]));
-    const checksum = this.options.checksum && (await md5Available());
+    const mode = this.options.checksum;
+    const hashing = {
+      on: Boolean(mode) && (await md5Available()),
+      auto: mode === "auto",
+      parts: new Map(), // number → {promise, done}: MD5s computed or under way
+      waits: 0,
+      started: 0,
+    };
     const meter = new ProgressMeter(size, { window: this.options.speedWindow, loaded: schedule.loaded });
-    const job = { plan, schedule, urls, etags, checksum, meter };
+    const job = { plan, schedule, urls, etags, hashing, meter };
     this.#emit("progress", meter.update(schedule.loaded));
     for (let round = 1; ; round += 1) {
       await this.#sendParts(job);
@@ -689,10 +701,11 @@ export class Upload extends EventTarget {
     if (failure) throw failure;
   }
 
-  async #sendPart({ plan, schedule, urls, etags, checksum, meter }, number, signal) {
+  async #sendPart(job, number, signal) {
+    const { plan, schedule, urls, etags, meter } = job;
     const { offset, length } = schedule.range(number);
     const blob = this.file.slice(offset, offset + length);
-    const md5 = checksum ? await this.#hash(blob, signal) : null;
+    const md5 = await this.#partMd5(job, number, signal);
     const headers = { ...plan.upload_headers };
     if (md5) headers.ETag = md5;
     let refreshes = 0;
@@ -746,13 +759,45 @@ export class Upload extends EventTarget {
     }
   }
 
-  /** MD5 of one part; parts are hashed one at a time, while earlier parts upload. */
-  #hash(blob, signal) {
-    const result = this.hashing.then(() => md5Blob(blob, { signal }));
-    this.hashing = result.catch(() => {});
-    return result.catch((error) => {
+  /**
+   * The part's MD5, or null when checksums are off. Parts are hashed one at a time, and ahead:
+   * while this part uploads, the next ones are hashed, so a free connection finds its part's
+   * MD5 ready. In "auto" mode, parts that keep waiting for their MD5 turn hashing off.
+   */
+  async #partMd5(job, number, signal) {
+    const { hashing, schedule } = job;
+    const own = this.#hashPart(job, number, signal);
+    hashing.started += 1;
+    for (const next of schedule.pending.slice(0, this.options.parallel)) {
+      this.#hashPart(job, next, signal);
+    }
+    if (!own) return null;
+    // The first parts of the pipeline wait for their MD5 whatever the speed; later ones not.
+    if (!own.done && hashing.auto && hashing.started > this.options.parallel) {
+      hashing.waits += 1;
+      if (hashing.waits >= HASH_WAITS_TOLERATED) hashing.on = false;
+    }
+    try {
+      return await own.promise;
+    } catch (error) {
       throw signal.aborted ? abortError() : error;
-    });
+    }
+  }
+
+  #hashPart({ hashing, schedule }, number, signal) {
+    if (hashing.parts.has(number)) return hashing.parts.get(number);
+    if (!hashing.on) return null;
+    const { offset, length } = schedule.range(number);
+    const blob = this.file.slice(offset, offset + length);
+    const entry = { done: false, promise: null };
+    entry.promise = this.hashing.then(() => md5Blob(blob, { signal }));
+    entry.promise.then(
+      () => (entry.done = true),
+      () => hashing.parts.delete(number), // aborted: nothing to keep
+    );
+    this.hashing = entry.promise.catch(() => {});
+    hashing.parts.set(number, entry);
+    return entry;
   }
 
   /** A live URL for the part: from the batches so far, or from a new batch starting at it. */

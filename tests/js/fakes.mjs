@@ -129,9 +129,10 @@ export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail =
     const number = Number(put.url.match(/\/(\d{6})\?/)[1]);
     put.number = number;
     const scripted = fail(put, number);
-    if (scripted) return scripted;
-    state.stored.set(number, put.headers.ETag ?? "e");
-    return { status: 201, etag: put.headers.ETag ?? String(number).padStart(32, "0") };
+    if (scripted && !(scripted.status >= 200 && scripted.status < 300)) return scripted;
+    const etag = put.headers.ETag ?? String(number).padStart(32, "0");
+    state.stored.set(number, etag);
+    return scripted ?? { status: 201, etag };
   });
   return state;
 }

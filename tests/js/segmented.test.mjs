@@ -33,7 +33,7 @@ describe("segmented upload", () => {
     let most = 0;
     const watch = api.puts;
     const storage = new MemoryStorage();
-    const upload = new Upload(bigFile, { ...fast, parallel: 3, storage });
+    const upload = new Upload(bigFile, { ...fast, parallel: 3, storage, checksum: true });
     const progress = [];
     const parts = [];
     upload.addEventListener("progress", (e) => {
@@ -217,6 +217,22 @@ describe("segmented upload", () => {
     await uploadFile(bigFile, { ...fast, parallel: 4 });
     assert.equal(count(api.puts)[4], 2);
     assert.equal(api.calls.filter((c) => c.endsWith("/complete")).length, 2);
+  });
+
+  it("hashes in auto mode (the default) while hashing keeps ahead of the uploads", async () => {
+    const api = fakeSegmented({
+      size: 1000,
+      partSize: 100,
+      batch: 10,
+      fail: (put) => ({ status: 201, etag: put.headers.ETag, delay: 20 }), // slow network
+    });
+    const parts = [];
+    const upload = new Upload(bigFile, { ...fast, parallel: 2 });
+    upload.addEventListener("part", (e) => parts.push(e.detail.checksum));
+    await upload.start();
+    assert.equal(upload.options.checksum, "auto");
+    assert.deepEqual(parts, Array(10).fill(true));
+    for (const put of api.puts) assert.equal(put.headers.ETag, partMd5(put.number));
   });
 
   it("sends no ETag when checksums are off", async () => {
