@@ -159,7 +159,8 @@ function addFile(file) {
   const finish = (result) => {
     const seconds = (performance.now() - startedAt) / 1000;
     el.bar.value = 100;
-    el.rate.textContent = `${formatBytes(file.size)} in ${formatDuration(seconds)}`;
+    const resumed = row.dataset.resumed ? ` (resumed: ${row.dataset.resumed} parts were already stored)` : "";
+    el.rate.textContent = `${formatBytes(file.size)} in ${formatDuration(seconds)}${resumed}`;
     el.link.href = result.download_url;
     el.link.download = file.name; // ignored cross-origin; storage's Content-Disposition names it
     el.link.textContent = `Download ${file.name}`;
@@ -187,6 +188,7 @@ function addFile(file) {
     setState("waiting", "Waiting…");
     el.bar.value = 0;
     el.button.textContent = "Cancel";
+    delete row.dataset.resumed;
     upload = null;
     queued = () => {
       queued = null;

@@ -5,6 +5,7 @@ another origin. Parts are counted from the browser's own requests."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -15,7 +16,6 @@ from playwright.sync_api import Page, Request, Route, expect
 from swiftclient.client import Connection
 
 from app.frontend_server import FrontendServer
-from tests.browser.frontend import config_js
 from tests.browser.pages import UploadPage
 from tests.conftest import TOKEN
 from tests.servers import ApiServer, StorageServer
@@ -47,7 +47,9 @@ def big_page(
         }
         log = tmp_path_factory.mktemp("segmented-api") / "gunicorn.log"
         with ApiServer(env, workers=1, log_path=log) as api:
-            frontend.config = config_js(api.url, TOKEN)
+            # Always hash (the default, "auto", may skip MD5s on a busy machine).
+            config = {"apiBase": api.url, "token": TOKEN, "upload": {"checksum": True}}
+            frontend.config = f"export default {json.dumps(config)};\n".encode()
             yield frontend
 
 
