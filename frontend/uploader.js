@@ -50,6 +50,8 @@ const COMPLETE_ROUNDS = 3;
 // In "auto" checksum mode, hashing stops after this many parts were ready to go but had to
 // wait for their MD5 (hashing, not the network, was then the slowest step).
 const HASH_WAITS_TOLERATED = 2;
+// ms between two progress events of a segmented upload (parts finishing always report).
+const PROGRESS_INTERVAL = 100;
 
 /** Why an upload failed: `kind` is stable for code, `message` is for people. */
 export class UploadError extends Error {
@@ -604,6 +606,7 @@ export class Upload extends EventTarget {
     const { apiBase } = this.options;
     const record = this.resumes.load(apiBase, this.file);
     if (!record) return null;
+    this.uploadId = record.upload_id; // a cancel from here on aborts it
     let status;
     try {
       status = await this.#api("GET", `/uploads/${encodeURIComponent(record.upload_id)}`);
@@ -611,13 +614,14 @@ export class Upload extends EventTarget {
       // Expired (404), aborted (404), another caller's (403): start over.
       if (error.kind !== "api" || ![403, 404, 409, 410].includes(error.status)) throw error;
       this.resumes.forget(apiBase, this.file);
+      this.uploadId = null;
       return null;
     }
     if (status.part_count !== record.part_count) {
       this.resumes.forget(apiBase, this.file);
+      this.uploadId = null;
       return null;
     }
-    this.uploadId = record.upload_id;
     this.#emit("signed", {
       object_name: status.object_name,
       download_url: record.download_url,
@@ -657,7 +661,7 @@ export class Upload extends EventTarget {
       started: 0,
     };
     const meter = new ProgressMeter(size, { window: this.options.speedWindow, loaded: schedule.loaded });
-    const job = { plan, schedule, urls, etags, hashing, meter };
+    const job = { plan, schedule, urls, etags, hashing, meter, progressAt: 0 };
     this.#emit("progress", meter.update(schedule.loaded));
     for (let round = 1; ; round += 1) {
       await this.#sendParts(job);
@@ -718,7 +722,11 @@ export class Upload extends EventTarget {
         signal,
         onProgress: (loaded) => {
           schedule.progress(number, loaded);
-          this.#emit("progress", meter.update(schedule.loaded));
+          // Several parts report progress: one event per PROGRESS_INTERVAL is plenty for a bar.
+          const now = Date.now();
+          if (now - job.progressAt < PROGRESS_INTERVAL) return;
+          job.progressAt = now;
+          this.#emit("progress", meter.update(schedule.loaded, now));
         },
       });
       let action = classifyStatus(answer.status);
