@@ -81,11 +81,17 @@ def upload_seconds(run: dict) -> dict:
 
 def browser_run(browser: Browser, frontend: FrontendServer, path: Path) -> dict:
     context = browser.new_context()
+    hashed = []  # storage PUTs that carried an MD5 (checksum "auto" may stop sending them)
     try:
-        run = upload_through_page(context.new_page(), frontend.origin, path)
+        page = context.new_page()
+        page.on(
+            "request",
+            lambda r: r.method == "PUT" and hashed.append("etag" in r.headers),
+        )
+        run = upload_through_page(page, frontend.origin, path)
     finally:
         context.close()
-    return run | upload_seconds(run)
+    return run | upload_seconds(run) | {"puts_with_md5": sum(hashed)}
 
 
 def delete(storage: Connection, name: str, segmented: bool) -> None:
@@ -140,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                                 raise RuntimeError(f"{variant}: stored {stored['content-length']}")
                             delete(storage, run["object_name"], segmented=api == "segmented")
                             runs[variant].append(run)
-                            line.append(f"{variant} {size / run['upload'] / MiB:6.1f}")
+                            line.append(
+                                f"{variant} {size / run['upload'] / MiB:6.1f} "
+                                f"({run['puts_with_md5']}/{run['puts']} PUTs with MD5)"
+                            )
                         print(f"round {round_number} (MiB/s): " + ", ".join(line), flush=True)
                 finally:
                     browser.close()
@@ -173,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         "peak_array_buffer_bytes": {name: b for name, (_, b) in heaps.items()},
         "peak_js_heap_limit_bytes": HEAP_LIMIT,
         "seconds": {
-            name: [{k: r[k] for k in ("upload", "end_to_end", "puts") if k in r} for r in items]
+            name: [
+                {k: r[k] for k in ("upload", "end_to_end", "puts", "puts_with_md5") if k in r}
+                for r in items
+            ]
             for name, items in runs.items()
         },
         "load_average_after": os.getloadavg(),
