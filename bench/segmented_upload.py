@@ -1,7 +1,7 @@
 """Benchmark: a 1 GiB file from Chromium to the embedded Swift — segmented (4 parallel parts,
 each with its MD5) vs one PUT through the same page vs ``curl -T`` — in one run.
 
-    .venv/bin/python bench/segmented_upload.py [--size-mib 1024] [--rounds 2]
+    .venv/bin/python bench/segmented_upload.py [--size-mib 1024] [--rounds 2] [--segment-size 64M]
 
 Starts the embedded Swift, two APIs on it (one that segments above 64 MiB, as by default, and
 one whose SEGMENT_THRESHOLD keeps the file a single PUT) and the demo page on a second origin.
@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="file size (default 1024)")
     parser.add_argument("--rounds", type=int, default=2, help="uploads per client (default 2)")
+    parser.add_argument(
+        "--segment-size",
+        default="",
+        help="the segmenting API's SEGMENT_SIZE, e.g. 64M (default: the API's, 16 MiB)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     if not shutil.which("curl"):
@@ -126,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 "UPLOAD_CONTAINER": CONTAINER,
             }
             single_env = env | {"SEGMENT_THRESHOLD": str(5 * 1024 * MiB)}
+            if args.segment_size:
+                env |= {"SEGMENT_SIZE": args.segment_size}
             with ApiServer(env, workers=1) as segmented, ApiServer(single_env, workers=1) as single:
                 apis = {"single": single, "segmented": segmented}
                 storage = Connection(
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "cpus": os.cpu_count(),
         "parallel_parts": 4,
+        "segment_size": args.segment_size or "API default (16 MiB)",
         "mib_per_s_median": speed,
         "mib_per_s_best": {k: round(v, 1) for k, v in best.items()},
         "ratio_segmented_vs_single": round(ratio, 3),
