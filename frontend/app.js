@@ -51,9 +51,7 @@ function settings() {
 function showSettingsState() {
   const { apiBase, token } = settings();
   const missing = [!apiBase && "API URL", !token && "token"].filter(Boolean);
-  ui.summary.textContent = missing.length
-    ? `— ${missing.join(" and ")} missing`
-    : `— ${apiBase}, token set`;
+  ui.summary.textContent = missing.length ? `— ${missing.join(" and ")} missing` : `— ${apiBase}, token set`;
   if (missing.length) ui.settings.open = true;
 }
 
@@ -201,7 +199,10 @@ function addFile(file) {
       upload.addEventListener("resume", (e) => {
         const { stored_parts: stored, missing_parts: missing } = e.detail;
         row.dataset.resumed = String(stored.length);
-        setState("uploading", `Resuming: ${stored.length} of ${stored.length + missing.length} parts already stored`);
+        setState(
+          "uploading",
+          `Resuming: ${stored.length} of ${stored.length + missing.length} parts already stored`,
+        );
       });
       upload.addEventListener("part", (e) => {
         el.parts.textContent = `${e.detail.stored} of ${e.detail.total} parts`;
@@ -242,8 +243,11 @@ function addFiles(files) {
 function showUnfinished() {
   const { apiBase, token } = settings();
   const running = new Set(
-    [...ui.list.querySelectorAll("li.upload:not([data-state=done]):not([data-state=failed]):not([data-state=cancelled])")]
-      .map((row) => row.dataset.objectName),
+    [
+      ...ui.list.querySelectorAll(
+        "li.upload:not([data-state=done]):not([data-state=failed]):not([data-state=cancelled])",
+      ),
+    ].map((row) => row.dataset.objectName),
   );
   const records = apiBase ? pendingUploads(apiBase).filter((r) => !running.has(r.object_name)) : [];
   ui.unfinishedList.replaceChildren();

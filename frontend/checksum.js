@@ -17,8 +17,7 @@ let loading = null;
 function loadCreateMD5() {
   loading ??= import(VENDORED).then((module) => {
     // A UMD file: CommonJS exports under Node, a `hashwasm` global in a browser.
-    const create =
-      module.createMD5 ?? module.default?.createMD5 ?? globalThis.hashwasm?.createMD5;
+    const create = module.createMD5 ?? module.default?.createMD5 ?? globalThis.hashwasm?.createMD5;
     if (typeof create !== "function") throw new Error("hash-wasm's createMD5 is missing");
     return create;
   });

@@ -428,9 +428,7 @@ export class Upload extends EventTarget {
     this.promise = null;
     this.uploadId = null; // known once the API has answered
     this.segmented = false;
-    this.resumes = new ResumeStore(
-      this.options.resume ? (this.options.storage ?? defaultStorage()) : null,
-    );
+    this.resumes = new ResumeStore(this.options.resume ? (this.options.storage ?? defaultStorage()) : null);
     this.batch = null; // the part-URL request in flight, shared by the parts that wait for it
     this.hashing = Promise.resolve(); // parts are hashed one after the other
     const outer = this.options.signal;
@@ -752,7 +750,13 @@ export class Upload extends EventTarget {
       if (action === "refresh" && refreshes < MAX_REFRESHES) {
         refreshes += 1;
         urls.drop(number);
-        this.#emit("retry", { attempt: refreshes, delay: 0, reason: "expired", status: answer.status, part: number });
+        this.#emit("retry", {
+          attempt: refreshes,
+          delay: 0,
+          reason: "expired",
+          status: answer.status,
+          part: number,
+        });
         continue;
       }
       failures += 1;
@@ -810,7 +814,7 @@ export class Upload extends EventTarget {
 
   /** A live URL for the part: from the batches so far, or from a new batch starting at it. */
   async #partUrl(urls, number, signal) {
-    for (let asked = false; ; ) {
+    for (let asked = false; ;) {
       const url = urls.get(number);
       if (url) return url;
       if (this.batch) {

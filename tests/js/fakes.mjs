@@ -69,9 +69,7 @@ export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail =
     upload_url: `http://storage/v1/AUTH_a/c_segments/obj/${String(number).padStart(6, "0")}?temp_url_sig=s&temp_url_expires=1`,
   });
   const parts = (from) =>
-    Array.from({ length: Math.max(0, Math.min(batch, partCount - from + 1)) }, (_, i) =>
-      part(from + i),
-    );
+    Array.from({ length: Math.max(0, Math.min(batch, partCount - from + 1)) }, (_, i) => part(from + i));
   const expiresAt = () => new Date(Date.now() + state.expiresIn).toISOString();
   globalThis.fetch = async (url, init = {}) => {
     if (init.mode === "no-cors") return new Response(null, { status: 200 });

@@ -76,7 +76,13 @@ describe("PartUrls", () => {
 
   it("keeps each batch with the expiry of its answer", () => {
     const urls = new PartUrls();
-    urls.add([{ number: 1, upload_url: url(1) }, { number: 2, upload_url: url(2) }], "2030-01-01T00:00:00Z");
+    urls.add(
+      [
+        { number: 1, upload_url: url(1) },
+        { number: 2, upload_url: url(2) },
+      ],
+      "2030-01-01T00:00:00Z",
+    );
     const before = Date.parse("2029-12-31T23:59:00Z");
     assert.equal(urls.get(1, before), url(1));
     assert.equal(urls.get(3, before), null); // not fetched yet: ask for a batch from 3
@@ -162,9 +168,18 @@ describe("ResumeStore", () => {
     store.save("http://elsewhere", file, { ...record, upload_id: "u3" }, 5000);
     storage.setItem("unrelated", "x");
     const listed = store.list("http://api", 6000);
-    assert.deepEqual(listed.map((r) => [r.upload_id, r.file.name]), [["u2", "b.iso"], ["u1", "big.iso"]]);
+    assert.deepEqual(
+      listed.map((r) => [r.upload_id, r.file.name]),
+      [
+        ["u2", "b.iso"],
+        ["u1", "big.iso"],
+      ],
+    );
     assert.deepEqual(listed[1].file, file);
-    assert.deepEqual(store.list("http://api", 1000 + RESUME_MAX_AGE + 1).map((r) => r.upload_id), ["u2"]);
+    assert.deepEqual(
+      store.list("http://api", 1000 + RESUME_MAX_AGE + 1).map((r) => r.upload_id),
+      ["u2"],
+    );
     assert.equal(store.load("http://api", file, 0), null); // dropped
   });
 

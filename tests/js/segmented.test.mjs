@@ -72,7 +72,10 @@ describe("segmented upload", () => {
       api.completeBody.parts,
       Array.from({ length: 10 }, (_, i) => ({ number: i + 1, etag: partMd5(i + 1) })),
     );
-    assert.deepEqual([...parts].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      [...parts].sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.equal(progress.at(-1), 1000);
     assert.equal(upload.state, "done");
     assert.deepEqual(new Set(remembered), new Set(["u1"])); // remembered while in progress
@@ -97,7 +100,10 @@ describe("segmented upload", () => {
     await upload.start();
     assert.deepEqual(count(api.puts), { 1: 1, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1, 10: 1 });
     assert.equal(retries.length, 1);
-    assert.deepEqual({ ...retries[0], delay: 0 }, { attempt: 1, delay: 0, reason: "server", status: 503, part: 2 });
+    assert.deepEqual(
+      { ...retries[0], delay: 0 },
+      { attempt: 1, delay: 0, reason: "server", status: 503, part: 2 },
+    );
   });
 
   it("fails on a refused part (422) and stops the others", async () => {
@@ -161,7 +167,10 @@ describe("segmented upload", () => {
     await assert.rejects(uploadFile(bigFile, { ...fast, parallel: 1, storage }), { status: 403 });
     const remembered = new ResumeStore(storage).load("http://api", bigFile);
     assert.deepEqual(Object.keys(remembered.etags).map(Number), [1, 2, 3, 4, 5]);
-    assert.deepEqual(pendingUploads("http://api", storage).map((r) => r.file.name), ["big.bin"]);
+    assert.deepEqual(
+      pendingUploads("http://api", storage).map((r) => r.file.name),
+      ["big.bin"],
+    );
 
     // The page reloads, the same file is picked again: the API still has parts 1-5.
     const second = fakeSegmented({ size: 1000, partSize: 100, batch: 2 });
@@ -251,7 +260,10 @@ describe("segmented upload", () => {
     await assert.rejects(upload.start(), { kind: "aborted" });
     assert.equal(upload.state, "cancelled");
     assert.equal(api.puts.length, 4);
-    assert.ok(api.puts.every((put) => put.settled), "every PUT in flight was aborted");
+    assert.ok(
+      api.puts.every((put) => put.settled),
+      "every PUT in flight was aborted",
+    );
     assert.equal(api.calls.at(-1), "DELETE /uploads/u1");
     assert.deepEqual(pendingUploads("http://api", storage), []);
   });
