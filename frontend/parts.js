@@ -98,7 +98,7 @@ export class PartUrls {
   }
 
   /** Keeps a batch; `expiresAt` is the ISO time of the answer that carried it. */
-  add(parts, expiresAt) {
+  add(parts, expiresAt, now = Date.now()) {
     const parsed = Date.parse(expiresAt ?? "");
     for (const part of parts) {
       let expires = parsed;
@@ -106,7 +106,7 @@ export class PartUrls {
         const query = new URL(part.upload_url).searchParams.get("temp_url_expires");
         expires = query && /^\d+$/.test(query) ? Number(query) * 1000 : Number.POSITIVE_INFINITY;
       }
-      this.urls.set(part.number, { upload_url: part.upload_url, expires });
+      this.urls.set(part.number, { upload_url: part.upload_url, expires, received: now });
     }
   }
 
@@ -114,6 +114,12 @@ export class PartUrls {
   get(number, now = Date.now(), margin = 0) {
     const url = this.urls.get(number);
     return url && now + margin < url.expires ? url.upload_url : null;
+  }
+
+  /** The part's URL if it arrived at or after `time`, expired or not (see uploader.js). */
+  since(number, time) {
+    const url = this.urls.get(number);
+    return url && url.received >= time ? url.upload_url : null;
   }
 
   isExpired(number, now = Date.now()) {

@@ -812,17 +812,23 @@ export class Upload extends EventTarget {
     return entry;
   }
 
-  /** A live URL for the part: from the batches so far, or from a new batch starting at it. */
+  /**
+   * A URL for the part: from the batches so far while unexpired, else from a new batch that
+   * starts at it. A batch that has just arrived is used even when this browser's clock calls it
+   * expired: with a clock ahead of the server's, or an API slower than its TEMPURL_TTL, no URL
+   * would ever do; storage is the judge (an expired URL then fails and is refreshed).
+   */
   async #partUrl(urls, number, signal) {
+    const since = Date.now();
     for (let asked = false; ;) {
-      const url = urls.get(number);
+      const url = urls.get(number) ?? urls.since(number, since);
       if (url) return url;
       if (this.batch) {
         await this.batch.catch(() => {});
         continue;
       }
       if (asked) {
-        throw new UploadError("api", `The API gave no usable upload URL for part ${number}.`);
+        throw new UploadError("api", `The API gave no upload URL for part ${number}.`);
       }
       asked = true;
       const path = `/uploads/${encodeURIComponent(this.uploadId)}/parts?from=${number}`;

@@ -93,6 +93,16 @@ describe("PartUrls", () => {
     assert.equal(urls.get(1, before), null);
   });
 
+  it("tells which URLs arrived since a time, expired or not", () => {
+    const urls = new PartUrls();
+    const now = Date.parse("2001-01-01T00:00:00Z");
+    urls.add([{ number: 5, upload_url: url(5) }], "2000-01-01T00:00:00Z", now);
+    assert.equal(urls.get(5, now), null); // expired by this clock
+    assert.equal(urls.since(5, now), url(5)); // but it just arrived
+    assert.equal(urls.since(5, now + 1), null);
+    assert.equal(urls.since(6, 0), null);
+  });
+
   it("falls back to the TempURL's own temp_url_expires", () => {
     const urls = new PartUrls();
     urls.add([{ number: 4, upload_url: url(4, 1000) }]);

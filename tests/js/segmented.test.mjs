@@ -155,6 +155,15 @@ describe("segmented upload", () => {
     assert.equal(api.puts.filter((p) => p.number === 1).length, 1);
   });
 
+  it("uses a fresh batch even when this browser's clock calls it expired", async () => {
+    const api = fakeSegmented({ size: 300, partSize: 100, batch: 1 });
+    api.expiresIn = -60_000; // the browser's clock is a minute ahead of the server's
+    const small = new File([bytes.subarray(0, 300)], "small.bin");
+    const result = await uploadFile(small, { ...fast, checksum: false });
+    assert.equal(result.object_name, "obj");
+    assert.deepEqual(count(api.puts), { 1: 1, 2: 1, 3: 1 });
+  });
+
   it("resumes the same file: asks what is stored and sends only the missing parts", async () => {
     const storage = new MemoryStorage();
     // First try: part 6 is refused, so the upload fails with parts 1-5 (and maybe more) stored.
@@ -254,9 +263,17 @@ describe("segmented upload", () => {
 
   it("cancel aborts the parts in flight, DELETEs the upload and forgets it", async () => {
     const storage = new MemoryStorage();
-    const api = fakeSegmented({ size: 1000, partSize: 100, batch: 10, fail: () => "hang" });
-    const upload = new Upload(bigFile, { ...fast, parallel: 4, storage });
-    upload.addEventListener("progress", () => setTimeout(() => upload.cancel(), 5), { once: true });
+    let upload = null;
+    const api = fakeSegmented({
+      size: 1000,
+      partSize: 100,
+      batch: 10,
+      fail: (_put, n) => {
+        if (n === 4) setTimeout(() => upload.cancel(), 5); // all four parts are in flight
+        return "hang";
+      },
+    });
+    upload = new Upload(bigFile, { ...fast, parallel: 4, storage });
     await assert.rejects(upload.start(), { kind: "aborted" });
     assert.equal(upload.state, "cancelled");
     assert.equal(api.puts.length, 4);
