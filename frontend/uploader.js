@@ -428,7 +428,10 @@ export class Upload extends EventTarget {
     this.promise = null;
     this.uploadId = null; // known once the API has answered
     this.segmented = false;
-    this.resumes = new ResumeStore(this.options.resume ? (this.options.storage ?? defaultStorage()) : null);
+    // Only a named File with a modification time can be recognised when picked again: two
+    // Blobs of one size would otherwise share a record, and one would resume the other.
+    const resumable = this.options.resume && Boolean(file.name) && Number.isFinite(file.lastModified);
+    this.resumes = new ResumeStore(resumable ? (this.options.storage ?? defaultStorage()) : null);
     this.batch = null; // the part-URL request in flight, shared by the parts that wait for it
     this.hashing = Promise.resolve(); // parts are hashed one after the other
     const outer = this.options.signal;

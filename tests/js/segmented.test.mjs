@@ -205,6 +205,18 @@ describe("segmented upload", () => {
     assert.deepEqual(pendingUploads("http://api", storage), []);
   });
 
+  it("remembers nothing for a Blob, which cannot be recognised when picked again", async () => {
+    const storage = new MemoryStorage();
+    fakeSegmented({
+      size: 1000,
+      partSize: 100,
+      batch: 10,
+      fail: (_p, n) => (n === 2 ? { status: 403 } : null),
+    });
+    await assert.rejects(uploadFile(new Blob([bytes]), { ...fast, parallel: 1, storage }), { status: 403 });
+    assert.equal(storage.length, 0);
+  });
+
   it("starts over when the remembered upload is gone (404)", async () => {
     const storage = new MemoryStorage();
     new ResumeStore(storage).save("http://api", bigFile, {
