@@ -58,7 +58,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         origins=list(settings.cors_origins),
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
-        methods=["GET", "POST", "OPTIONS"],
+        # DELETE: a page cancels (aborts) its own uploads, DELETE /uploads/<upload_id>.
+        methods=["GET", "POST", "DELETE", "OPTIONS"],
         max_age=PREFLIGHT_MAX_AGE,
         supports_credentials=False,
     )

@@ -22,130 +22,44 @@ import os
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from swiftclient.client import Connection  # noqa: E402
 
 from app.frontend_server import FrontendServer  # noqa: E402
+from bench.harness import (  # noqa: E402
+    HEAP_LIMIT,
+    MiB,
+    curl_upload,
+    heap_verdict,
+    load_line,
+    make_file,
+    upload_through_page,
+)
 from tests.browser.frontend import config_js, launch_chromium  # noqa: E402
 from tests.servers import ApiServer, StorageServer  # noqa: E402
 
-MiB = 1024 * 1024
 TOKEN = secrets.token_urlsafe(24)
 CONTAINER = "bench"
-HEAP_LIMIT = 64 * MiB
 RATIO_TARGET = 0.7
-# A file buffered in memory would stay there for the whole upload: 4 samples a second see it.
-POLL_SECONDS = 0.25
-
-
-def make_file(path: Path, size: int) -> None:
-    with path.open("wb") as out:
-        for _ in range(size // MiB):
-            out.write(os.urandom(MiB))
-        out.write(os.urandom(size % MiB))
-
-
-def sign(api: ApiServer, name: str) -> dict:
-    response = requests.post(
-        f"{api.url}/uploads",
-        json={"filename": name},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-def curl_upload(api: ApiServer, path: Path) -> tuple[float, str]:
-    """Seconds for ``curl -T`` of the file to a fresh TempURL, and the object's name."""
-    answer = sign(api, path.name)
-    headers = [
-        arg
-        for name, value in answer["upload_headers"].items()
-        for arg in ("-H", f"{name}: {value}")
-    ]
-    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}"]
-    result = subprocess.run(
-        [*command, "-T", str(path), *headers, answer["upload_url"]],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    status, seconds = result.stdout.split()
-    if status != "201":
-        raise RuntimeError(f"curl upload answered {status}")
-    return float(seconds), answer["object_name"]
 
 
 def browser_upload(page: Page, origin: str, path: Path) -> dict:
-    """Uploads through the page; returns the PUT's seconds and the page's peak heap figures."""
-    page.goto(f"{origin}/")
-    page.wait_for_selector("html[data-ready=true]")
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Performance.enable")
-    peaks = {"js_heap_used": 0, "js_heap_total": 0, "heap_usage_used": 0, "backing_storage": 0}
-
-    def sample() -> None:
-        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        usage = cdp.send("Runtime.getHeapUsage")
-        for key, value in (
-            ("js_heap_used", metrics.get("JSHeapUsedSize", 0)),
-            ("js_heap_total", metrics.get("JSHeapTotalSize", 0)),
-            ("heap_usage_used", usage.get("usedSize", 0)),
-            ("backing_storage", usage.get("backingStorageSize", 0)),
-        ):
-            peaks[key] = max(peaks[key], int(value))
-
-    def state() -> str:
-        # Straight through CDP: cheaper than a Playwright locator, on a machine with 2 cores.
-        answer = cdp.send(
-            "Runtime.evaluate",
-            {"expression": "document.querySelector('li.upload')?.dataset.state ?? ''"},
-        )
-        return answer["result"].get("value", "")
-
-    sample()
-    baseline = dict(peaks)
-    page.locator("#files").set_input_files(str(path))
-    deadline = time.monotonic() + 600
-    while (current := state()) not in ("done", "failed", "cancelled"):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the browser upload did not finish in 10 minutes")
-        sample()
-        time.sleep(POLL_SECONDS)
-    sample()
-    row = page.locator("li.upload").first
-    if current != "done":
-        raise RuntimeError(
-            f"browser upload {current}: {row.locator('.upload-status').inner_text()}"
-        )
-    object_name = row.get_attribute("data-object-name")
-    # Resource Timing of the XHR PUT: request start to last response byte, like curl's total.
-    duration_ms = page.evaluate(
-        """(name) => performance.getEntriesByType("resource")
-             .filter((e) => e.initiatorType === "xmlhttprequest" && e.name.includes(name))
-             .map((e) => e.duration).pop()""",
-        object_name,
-    )
-    cdp.detach()
-    return {
-        "seconds": duration_ms / 1000,
-        "object_name": object_name,
-        "peak": peaks,
-        "baseline": baseline,
-    }
+    """Uploads through the page; the PUT's seconds (its Resource Timing) and the heap figures."""
+    run = upload_through_page(page, origin, path)
+    durations = [
+        r["duration"]
+        for r in run["resources"]
+        if r["type"] == "xmlhttprequest" and run["object_name"] in r["name"]
+    ]
+    return run | {"seconds": durations[-1] / 1000}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 browser = launch_chromium(playwright)
                 try:
                     for round_number in range(1, args.rounds + 1):
-                        seconds, name = curl_upload(api, path)
+                        seconds, name = curl_upload(api.url, TOKEN, path)
                         storage.delete_object(CONTAINER, name)
                         curl_runs.append(seconds)
                         context = browser.new_context()
@@ -208,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     browser_mibs = statistics.median(size / r["seconds"] / MiB for r in browser_runs)
     ratio = browser_mibs / curl_mibs
     best_ratio = max(size / r["seconds"] for r in browser_runs) / max(size / s for s in curl_runs)
-    peak_heap = max(r["peak"]["js_heap_used"] for r in browser_runs)
-    # A file read into memory (FileReader, arrayBuffer()) would show here, outside the V8 heap.
-    peak_buffers = max(r["peak"]["backing_storage"] for r in browser_runs)
+    # A file read into memory (FileReader, arrayBuffer()) would show in the ArrayBuffers.
+    peak_heap, peak_buffers = heap_verdict(browser_runs)
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "file_bytes": size,
@@ -243,10 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(ArrayBuffer backing stores {peak_buffers / MiB:.1f} MiB) "
         f"— {verdict[peak_heap + peak_buffers < HEAP_LIMIT]} < {HEAP_LIMIT // MiB} MiB"
     )
-    print(
-        f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-        f"on {os.cpu_count()} CPUs (other work on the machine skews the figures)"
-    )
+    print(load_line())
     print(f"figures written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
 

@@ -1,8 +1,10 @@
 // The demo page: settings, file picking / drag and drop, and one row per upload.
-import { Upload, formatBytes, formatDuration } from "./uploader.js";
+import { Upload, discardUpload, formatBytes, formatDuration, pendingUploads } from "./uploader.js";
 
 const MAX_PARALLEL = 3; // browsers open at most 6 connections per host; leave room
 const SAVED = "upload-signer.settings";
+// Upload options from config.js's `upload` (e.g. { parallel: 4, checksum: true }): see docs.
+let uploadOptions = {};
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const ui = {
@@ -18,6 +20,9 @@ const ui = {
   list: $("#uploads"),
   row: $("#upload-row"),
   announcer: $("#announcer"),
+  unfinished: $("#unfinished"),
+  unfinishedList: $("#unfinished-list"),
+  unfinishedRow: $("#unfinished-row"),
 };
 
 // ---------------------------------------------------------------- settings
@@ -46,14 +51,13 @@ function settings() {
 function showSettingsState() {
   const { apiBase, token } = settings();
   const missing = [!apiBase && "API URL", !token && "token"].filter(Boolean);
-  ui.summary.textContent = missing.length
-    ? `— ${missing.join(" and ")} missing`
-    : `— ${apiBase}, token set`;
+  ui.summary.textContent = missing.length ? `— ${missing.join(" and ")} missing` : `— ${apiBase}, token set`;
   if (missing.length) ui.settings.open = true;
 }
 
 async function initSettings() {
   const config = await loadConfig();
+  uploadOptions = config.upload ?? {};
   const saved = readSaved();
   ui.apiBase.value = saved.apiBase || config.apiBase || "";
   ui.token.value = saved.token || config.token || "";
@@ -61,6 +65,7 @@ async function initSettings() {
   ui.form.addEventListener("input", () => {
     sessionStorage.setItem(SAVED, JSON.stringify(settings()));
     showSettingsState();
+    showUnfinished();
   });
   ui.form.addEventListener("submit", (event) => event.preventDefault());
   ui.toggleToken.addEventListener("click", () => {
@@ -102,6 +107,7 @@ function addFile(file) {
     status: $(".upload-status", row),
     rate: $(".upload-rate", row),
     button: $(".cancel", row),
+    parts: $(".upload-parts", row),
     link: $(".download", row),
   };
   el.name.textContent = file.name;
@@ -151,7 +157,8 @@ function addFile(file) {
   const finish = (result) => {
     const seconds = (performance.now() - startedAt) / 1000;
     el.bar.value = 100;
-    el.rate.textContent = `${formatBytes(file.size)} in ${formatDuration(seconds)}`;
+    const resumed = row.dataset.resumed ? ` (resumed: ${row.dataset.resumed} parts were already stored)` : "";
+    el.rate.textContent = `${formatBytes(file.size)} in ${formatDuration(seconds)}${resumed}`;
     el.link.href = result.download_url;
     el.link.download = file.name; // ignored cross-origin; storage's Content-Disposition names it
     el.link.textContent = `Download ${file.name}`;
@@ -179,14 +186,30 @@ function addFile(file) {
     setState("waiting", "Waiting…");
     el.bar.value = 0;
     el.button.textContent = "Cancel";
+    delete row.dataset.resumed;
     upload = null;
     queued = () => {
       queued = null;
       startedAt = performance.now();
-      upload = new Upload(file, { ...settings(), onProgress, onRetry });
-      upload.addEventListener("signed", (e) => (row.dataset.objectName = e.detail.object_name));
+      upload = new Upload(file, { ...uploadOptions, ...settings(), onProgress, onRetry });
+      upload.addEventListener("signed", (e) => {
+        row.dataset.objectName = e.detail.object_name;
+        showUnfinished(); // a segmented upload is now remembered (or resumed)
+      });
+      upload.addEventListener("resume", (e) => {
+        const { stored_parts: stored, missing_parts: missing } = e.detail;
+        row.dataset.resumed = String(stored.length);
+        setState(
+          "uploading",
+          `Resuming: ${stored.length} of ${stored.length + missing.length} parts already stored`,
+        );
+      });
+      upload.addEventListener("part", (e) => {
+        el.parts.textContent = `${e.detail.stored} of ${e.detail.total} parts`;
+        el.parts.hidden = false;
+      });
       setState("signing", "Starting…");
-      return upload.start().then(finish, fail);
+      return upload.start().then(finish, fail).finally(showUnfinished);
     };
     queue.push(queued);
     pump();
@@ -208,6 +231,46 @@ function addFile(file) {
 
 function addFiles(files) {
   for (const file of files) addFile(file);
+}
+
+// ---------------------------------------------------------------- unfinished uploads
+
+/**
+ * Segmented uploads this browser started and did not finish (the page was closed or reloaded,
+ * the network dropped): a browser cannot reopen a file by itself, so "Resume…" asks for it
+ * again, and the module then sends only the missing parts.
+ */
+function showUnfinished() {
+  const { apiBase, token } = settings();
+  const running = new Set(
+    [
+      ...ui.list.querySelectorAll(
+        "li.upload:not([data-state=done]):not([data-state=failed]):not([data-state=cancelled])",
+      ),
+    ].map((row) => row.dataset.objectName),
+  );
+  const records = apiBase ? pendingUploads(apiBase).filter((r) => !running.has(r.object_name)) : [];
+  ui.unfinishedList.replaceChildren();
+  ui.unfinished.hidden = records.length === 0;
+  for (const record of records) {
+    const item = ui.unfinishedRow.content.firstElementChild.cloneNode(true);
+    const stored = Object.keys(record.etags ?? {}).length;
+    $(".unfinished-name", item).textContent = record.file.name;
+    $(".unfinished-done", item).textContent =
+      `${formatBytes(record.file.size)} · ${stored} of ${record.part_count} parts uploaded`;
+    const resume = $(".resume", item);
+    resume.setAttribute("aria-label", `Resume ${record.file.name}: pick the file again`);
+    resume.addEventListener("click", () => ui.files.click());
+    const discard = $(".discard", item);
+    discard.setAttribute("aria-label", `Discard the unfinished upload of ${record.file.name}`);
+    discard.addEventListener("click", async () => {
+      discard.disabled = true;
+      await discardUpload(record, { apiBase, token });
+      announce(`Unfinished upload of ${record.file.name} discarded.`);
+      showUnfinished();
+    });
+    ui.unfinishedList.append(item);
+  }
 }
 
 // ---------------------------------------------------------------- picking and dropping
@@ -238,4 +301,5 @@ function initPicking() {
 
 initPicking();
 await initSettings();
+showUnfinished();
 document.documentElement.dataset.ready = "true";

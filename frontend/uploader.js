@@ -14,11 +14,21 @@
  * from disk and the page never holds its bytes in memory. Transient failures (network errors,
  * 5xx, 408, 429, a stalled request) are retried with exponential backoff; an expired URL (a
  * 401 from storage, or a failure after its expiry time) is replaced by a fresh one. Other 4xx
- * answers fail at once.
+ * answers fail at once. Then POST {apiBase}/uploads/<upload_id>/complete confirms it.
+ *
+ * A file larger than the API's threshold gets a segmented plan instead: its parts (Blob.slice)
+ * go up in parallel, each with its MD5 as ETag, each retried on its own; part URLs come in
+ * batches as needed; completion assembles them into one object. localStorage remembers the
+ * upload, so picking the same file again (after a reload, a crash) sends only missing parts.
  *
  * The pure helpers (retry policy, backoff, progress maths) are exported for reuse and tests.
  * See docs/frontend.md for the full reference.
  */
+
+import { md5Available, md5Blob } from "./checksum.js";
+import { PartSchedule, PartUrls, ResumeStore, defaultStorage, originSlots } from "./parts.js";
+
+export { PartSchedule, PartUrls, ResumeStore } from "./parts.js";
 
 export const DEFAULTS = Object.freeze({
   retries: 5, // further attempts after the first, for each request
@@ -26,7 +36,22 @@ export const DEFAULTS = Object.freeze({
   maxRetryDelay: 30_000, // ms, upper bound of one backoff delay
   stallTimeout: 60_000, // ms without any upload progress before the attempt is retried; 0 = never
   speedWindow: 3000, // ms of recent progress the speed (and so the ETA) is averaged over
+  parallel: 4, // parts of a segmented upload in flight at once
+  // Each part's MD5 as ETag (storage refuses a part that differs): true, false, or "auto" =
+  // while hashing keeps ahead of the uploads, none for the rest once parts wait for it.
+  checksum: "auto",
+  resume: true, // remember segmented uploads in localStorage and resume them
 });
+
+// Browsers queue requests beyond 6 per host; ours wait for a slot instead (see parts.js).
+const CONNECTIONS_PER_ORIGIN = 6;
+// Completion that finds parts missing (storage lost them) sends them again this many times.
+const COMPLETE_ROUNDS = 3;
+// In "auto" checksum mode, hashing stops after this many parts were ready to go but had to
+// wait for their MD5 (hashing, not the network, was then the slowest step).
+const HASH_WAITS_TOLERATED = 2;
+// ms between two progress events of a segmented upload (parts finishing always report).
+const PROGRESS_INTERVAL = 100;
 
 /** Why an upload failed: `kind` is stable for code, `message` is for people. */
 export class UploadError extends Error {
@@ -99,15 +124,18 @@ export function parseRetryAfter(value, now = Date.now()) {
  * `window` ms so it reacts to changes but does not jitter; ETA follows from it.
  */
 export class ProgressMeter {
-  constructor(total, { window = DEFAULTS.speedWindow, now = Date.now() } = {}) {
+  constructor(total, { window = DEFAULTS.speedWindow, now = Date.now(), loaded = 0 } = {}) {
     this.total = total;
     this.window = window;
-    this.samples = [{ time: now, loaded: 0 }];
+    this.samples = [{ time: now, loaded }];
   }
 
-  /** Starts over from 0 bytes, e.g. when a failed PUT is retried from the beginning. */
-  reset(now = Date.now()) {
-    this.samples = [{ time: now, loaded: 0 }];
+  /**
+   * Starts measuring again from `loaded` bytes, e.g. when a failed PUT is retried from the
+   * beginning, or a resumed upload starts with parts already stored.
+   */
+  reset(now = Date.now(), loaded = 0) {
+    this.samples = [{ time: now, loaded }];
   }
 
   /**
@@ -116,7 +144,7 @@ export class ProgressMeter {
    */
   update(loaded, now = Date.now()) {
     const last = this.samples[this.samples.length - 1];
-    if (loaded < last.loaded) this.reset(now);
+    if (loaded < last.loaded) this.reset(now, loaded);
     this.samples.push({ time: now, loaded });
     while (this.samples.length > 2 && now - this.samples[1].time >= this.window) {
       this.samples.shift();
@@ -275,22 +303,23 @@ async function reachable(url) {
 }
 
 /**
- * POST /uploads: asks the API for a fresh pair of TempURLs for this file.
- * @returns {Promise<{object_name: string, upload_url: string, upload_method: string,
- *   upload_headers: Record<string,string>, download_url: string, expires_at: string}>}
+ * One call to the API with the bearer token. Resolves with the parsed JSON answer (null for an
+ * empty one) when the status is in `expect`; otherwise rejects with an UploadError: `auth` for
+ * 401, `cors`/`network` when no answer arrives, else `api` with `status`, `detail`, the
+ * problem+json body as `problem` and `retryAfter`.
  */
-export async function requestUpload(apiBase, token, { filename, contentType, size }, signal) {
+export async function callApi(apiBase, token, { method = "GET", path, body, signal, expect = [200] }) {
   const base = String(apiBase || "").replace(/\/+$/, "");
   if (!base) throw new UploadError("api", "No API URL is configured.");
   if (!token) throw new UploadError("auth", "No API token is set: paste one to upload.");
-  const body = { filename, size };
-  if (contentType) body.content_type = contentType;
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(`${base}/uploads`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+    response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
       signal,
@@ -308,12 +337,13 @@ export async function requestUpload(apiBase, token, { filename, contentType, siz
     throw new UploadError("network", `Could not reach the API at ${base}.`, { cause: error });
   }
   const text = await response.text();
-  if (response.status === 201) {
+  if (expect.includes(response.status)) {
+    if (response.status === 204) return null;
     try {
       return JSON.parse(text);
     } catch (error) {
       throw new UploadError("api", `The API at ${base} answered with something else than JSON.`, {
-        status: 201,
+        status: response.status,
         cause: error,
       });
     }
@@ -331,7 +361,25 @@ export async function requestUpload(apiBase, token, { filename, contentType, siz
     detail,
   });
   error.retryAfter = response.headers.get("Retry-After");
+  try {
+    error.problem = JSON.parse(text);
+  } catch {
+    error.problem = null;
+  }
   throw error;
+}
+
+/**
+ * POST /uploads: asks the API for a fresh pair of TempURLs for this file (or, for a large one,
+ * a segmented plan: `segmented`, `upload_id`, `part_size`, `part_count`, `parts`).
+ * @returns {Promise<{object_name: string, upload_id: string, segmented: boolean,
+ *   upload_url?: string, upload_method?: string, upload_headers: Record<string,string>,
+ *   download_url: string, expires_at: string}>}
+ */
+export function requestUpload(apiBase, token, { filename, contentType, size }, signal) {
+  const body = { filename, size };
+  if (contentType) body.content_type = contentType;
+  return callApi(apiBase, token, { method: "POST", path: "/uploads", body, signal, expect: [201] });
 }
 
 function storageMessage(status, text) {
@@ -355,8 +403,10 @@ function storageMessage(status, text) {
 /**
  * One file's upload. An EventTarget with these events (all CustomEvents, data in `detail`):
  *  - "signed"   {object_name, download_url, expires_at}  each time URLs are (re)issued
- *  - "progress" {loaded, total, percent, speed, eta}     while bytes go out
- *  - "retry"    {attempt, delay, reason, status}          before waiting to try again
+ *  - "resume"   {upload_id, object_name, stored_parts, missing_parts}  an earlier upload goes on
+ *  - "progress" {loaded, total, percent, speed, eta}     while bytes go out (all parts together)
+ *  - "part"     {number, etag, checksum, stored, total}   a part of a segmented upload is stored
+ *  - "retry"    {attempt, delay, reason, status, part}    before waiting to try again
  *  - "done"     {object_name, download_url, etag}
  *  - "error"    {error}                                   an UploadError, also for a cancel
  */
@@ -364,17 +414,26 @@ export class Upload extends EventTarget {
   /**
    * @param {File|Blob} file
    * @param {object} options  apiBase, token (required); filename, contentType to override the
-   *   file's; retries, retryDelay, maxRetryDelay, stallTimeout, speedWindow (see DEFAULTS);
-   *   signal: an AbortSignal that cancels; onProgress, onRetry, onSigned: callbacks.
+   *   file's; retries, retryDelay, maxRetryDelay, stallTimeout, speedWindow, parallel,
+   *   checksum, resume (see DEFAULTS); storage: where resume records live (default
+   *   localStorage); signal: an AbortSignal that cancels; onProgress, onRetry, onSigned: callbacks.
    */
   constructor(file, options) {
     super();
     this.file = file;
     this.options = { ...DEFAULTS, ...options };
     this.controller = new AbortController();
-    this.state = "idle"; // idle → signing → uploading → done | failed | cancelled
+    this.state = "idle"; // idle → signing → uploading → completing → done | failed | cancelled
     this.result = null;
     this.promise = null;
+    this.uploadId = null; // known once the API has answered
+    this.segmented = false;
+    // Only a named File with a modification time can be recognised when picked again: two
+    // Blobs of one size would otherwise share a record, and one would resume the other.
+    const resumable = this.options.resume && Boolean(file.name) && Number.isFinite(file.lastModified);
+    this.resumes = new ResumeStore(resumable ? (this.options.storage ?? defaultStorage()) : null);
+    this.batch = null; // the part-URL request in flight, shared by the parts that wait for it
+    this.hashing = Promise.resolve(); // parts are hashed one after the other
     const outer = this.options.signal;
     if (outer) {
       if (outer.aborted) this.controller.abort();
@@ -391,7 +450,8 @@ export class Upload extends EventTarget {
         this.#emit("done", result);
         return result;
       },
-      (error) => {
+      async (error) => {
+        if (error.kind === "aborted") await this.#abortStored();
         this.state = error.kind === "aborted" ? "cancelled" : "failed";
         this.#emit("error", { error });
         throw error;
@@ -400,7 +460,7 @@ export class Upload extends EventTarget {
     return this.promise;
   }
 
-  /** Aborts whatever is in flight (signing, the PUT, or a backoff wait). */
+  /** Aborts whatever is in flight (signing, the PUTs, or a backoff wait) and what was stored. */
   cancel() {
     this.controller.abort();
   }
@@ -411,44 +471,73 @@ export class Upload extends EventTarget {
     this.options[callback]?.(detail);
   }
 
-  async #sign() {
-    const { apiBase, token, filename, contentType } = this.options;
-    const signal = this.controller.signal;
-    this.state = "signing";
-    const request = {
-      filename: filename ?? this.file.name ?? "upload",
-      contentType: contentType ?? this.file.type ?? "",
-      size: this.file.size,
-    };
+  /** An API call, retried like a PUT while the API is unreachable or answers 5xx/429. */
+  async #api(method, path, { body, expect, signal = this.controller.signal } = {}) {
+    const { apiBase, token } = this.options;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const urls = await requestUpload(apiBase, token, request, signal);
-        this.#emit("signed", {
-          object_name: urls.object_name,
-          download_url: urls.download_url,
-          expires_at: urls.expires_at,
-        });
-        return urls;
+        return await callApi(apiBase, token, { method, path, body, expect, signal });
       } catch (error) {
         const transient =
           error.kind === "network" ||
           (error.kind === "api" && classifyStatus(error.status, { fromStorage: false }) === "retry");
         if (!transient || attempt > this.options.retries) throw error;
-        await this.#backoff(attempt, error.kind, error.status, error.retryAfter);
+        await this.#backoff(attempt, error.kind, error.status, error.retryAfter, { signal });
       }
     }
   }
 
-  async #backoff(attempt, reason, status, retryAfter) {
+  async #sign() {
+    const { filename, contentType } = this.options;
+    this.state = "signing";
+    const body = {
+      filename: filename ?? this.file.name ?? "upload",
+      size: this.file.size,
+    };
+    const type = contentType ?? this.file.type ?? "";
+    if (type) body.content_type = type;
+    const urls = await this.#api("POST", "/uploads", { body, expect: [201] });
+    this.uploadId = urls.upload_id || null;
+    this.#emit("signed", {
+      object_name: urls.object_name,
+      download_url: urls.download_url,
+      expires_at: urls.expires_at,
+    });
+    return urls;
+  }
+
+  async #backoff(attempt, reason, status, retryAfter, { signal = this.controller.signal, part } = {}) {
     const delay = backoffDelay(attempt, this.options, retryAfter);
-    this.#emit("retry", { attempt, delay, reason, status });
-    await sleep(delay, this.controller.signal);
+    const detail = { attempt, delay, reason, status };
+    if (part !== undefined) detail.part = part;
+    this.#emit("retry", detail);
+    await sleep(delay, signal);
   }
 
   async #run() {
+    if (this.controller.signal.aborted) throw abortError();
+    const resumed = await this.#resume();
+    if (resumed) return this.#segmented(resumed);
+    const urls = await this.#sign();
+    if (!urls.segmented) return this.#single(urls);
+    const plan = {
+      upload_id: urls.upload_id,
+      object_name: urls.object_name,
+      download_url: urls.download_url,
+      part_size: urls.part_size,
+      part_count: urls.part_count,
+      upload_headers: urls.upload_headers ?? {},
+      etags: {},
+    };
+    this.resumes.save(this.options.apiBase, this.file, plan);
+    return this.#segmented({ ...plan, parts: urls.parts, expires_at: urls.expires_at });
+  }
+
+  // ------------------------------------------------------------ one PUT
+
+  async #single(first) {
     const signal = this.controller.signal;
-    if (signal.aborted) throw abortError();
-    let urls = await this.#sign();
+    let urls = first;
     const meter = new ProgressMeter(this.file.size, { window: this.options.speedWindow });
     let refreshes = 0;
     let failures = 0;
@@ -457,16 +546,18 @@ export class Upload extends EventTarget {
     for (;;) {
       this.state = "uploading";
       meter.reset();
-      const answer = await putBlob(urls.upload_url, this.file, {
+      const answer = await this.#put(urls.upload_url, this.file, {
         headers: urls.upload_headers,
         signal,
-        stallTimeout: this.options.stallTimeout,
         onProgress: (loaded) => this.#emit("progress", meter.update(loaded)),
       });
       let action = classifyStatus(answer.status);
       if (action === "done") {
         this.#emit("progress", meter.update(this.file.size));
-        return { object_name: urls.object_name, download_url: urls.download_url, etag: answer.etag };
+        const stored = { object_name: urls.object_name, download_url: urls.download_url, etag: answer.etag };
+        if (!this.uploadId) return stored; // an API without upload sessions
+        const pinned = answer.etag ? { 1: answer.etag } : {};
+        return this.#complete(pinned);
       }
       blind = answer.status === 0 ? blind + 1 : 0;
       // Swift answers an expired TempURL with a 401 that lacks CORS headers, so the browser
@@ -484,17 +575,313 @@ export class Upload extends EventTarget {
       if (action !== "retry" || failures > this.options.retries) {
         throw await this.#storageError(answer, urls.upload_url);
       }
-      const reason = answer.stalled ? "stalled" : answer.status ? "server" : "network";
-      await this.#backoff(failures, reason, answer.status, answer.retryAfter);
+      await this.#backoff(failures, retryReason(answer), answer.status, answer.retryAfter);
       // The wait may outlast the URL, and a clock running behind hides an expiry: after
       // repeated failures without an answer, a fresh URL costs little.
       if (isExpired(urls) || blind >= 2) urls = await this.#sign();
     }
   }
 
-  async #storageError(answer, url) {
+  /** putBlob once a connection slot of the storage origin is free. */
+  async #put(url, blob, { headers, signal, onProgress }) {
+    const slots = originSlots(url, CONNECTIONS_PER_ORIGIN);
+    await slots.acquire(signal).catch(() => {
+      throw abortError();
+    });
+    try {
+      return await putBlob(url, blob, {
+        headers,
+        signal,
+        onProgress,
+        stallTimeout: this.options.stallTimeout,
+      });
+    } finally {
+      slots.release();
+    }
+  }
+
+  // ------------------------------------------------------------ segmented
+
+  /** The remembered upload of this same file, if the API still knows it: what is left. */
+  async #resume() {
+    const { apiBase } = this.options;
+    const record = this.resumes.load(apiBase, this.file);
+    if (!record) return null;
+    this.uploadId = record.upload_id; // a cancel from here on aborts it
+    let status;
+    try {
+      status = await this.#api("GET", `/uploads/${encodeURIComponent(record.upload_id)}`);
+    } catch (error) {
+      // Expired (404), aborted (404), another caller's (403): start over.
+      if (error.kind !== "api" || ![403, 404, 409, 410].includes(error.status)) throw error;
+      this.resumes.forget(apiBase, this.file);
+      this.uploadId = null;
+      return null;
+    }
+    if (status.part_count !== record.part_count) {
+      this.resumes.forget(apiBase, this.file);
+      this.uploadId = null;
+      return null;
+    }
+    this.#emit("signed", {
+      object_name: status.object_name,
+      download_url: record.download_url,
+      expires_at: null,
+    });
+    this.#emit("resume", {
+      upload_id: record.upload_id,
+      object_name: status.object_name,
+      stored_parts: status.stored_parts,
+      missing_parts: status.missing_parts,
+    });
+    // Etags remembered for parts the API no longer has are stale.
+    const stored = new Set(status.stored_parts);
+    const etags = Object.fromEntries(
+      Object.entries(record.etags ?? {}).filter(([number]) => stored.has(Number(number))),
+    );
+    return { ...record, etags, missing: status.missing_parts };
+  }
+
+  async #segmented(plan) {
+    this.segmented = true;
+    this.state = "uploading";
+    const size = this.file.size;
+    const schedule = new PartSchedule(
+      { size, partSize: plan.part_size, partCount: plan.part_count },
+      plan.missing ?? Array.from({ length: plan.part_count }, (_, i) => i + 1),
+    );
+    const urls = new PartUrls();
+    if (plan.parts) urls.add(plan.parts, plan.expires_at);
+    const etags = new Map(Object.entries(plan.etags ?? {}).map(([n, etag]) => [Number(n), etag]));
+    const mode = this.options.checksum;
+    const hashing = {
+      on: Boolean(mode) && (await md5Available()),
+      auto: mode === "auto",
+      parts: new Map(), // number → {promise, done}: MD5s computed or under way
+      waits: 0,
+      started: 0,
+    };
+    const meter = new ProgressMeter(size, { window: this.options.speedWindow, loaded: schedule.loaded });
+    const job = { plan, schedule, urls, etags, hashing, meter, progressAt: 0 };
+    this.#emit("progress", meter.update(schedule.loaded));
+    for (let round = 1; ; round += 1) {
+      await this.#sendParts(job);
+      this.state = "completing";
+      try {
+        return await this.#complete(Object.fromEntries(etags));
+      } catch (error) {
+        const missing = error.problem?.missing_parts;
+        if (error.status !== 409 || !Array.isArray(missing) || round >= COMPLETE_ROUNDS) throw error;
+        // Storage lost or never kept these: send them again, then complete again.
+        for (const number of missing) etags.delete(number);
+        schedule.redo(missing);
+        this.state = "uploading";
+      }
+    }
+  }
+
+  /** Every pending part, `parallel` at a time; the first real failure stops the others. */
+  async #sendParts(job) {
+    const run = new AbortController();
+    const stop = () => run.abort();
+    this.controller.signal.addEventListener("abort", stop, { once: true });
+    if (this.controller.signal.aborted) run.abort();
+    let failure = null;
+    const worker = async () => {
+      for (let number = job.schedule.next(); number !== null; number = job.schedule.next()) {
+        await this.#sendPart(job, number, run.signal);
+      }
+    };
+    const workers = Math.max(1, Math.floor(this.options.parallel) || 1);
+    await Promise.all(
+      Array.from({ length: workers }, () =>
+        worker().catch((error) => {
+          if (failure === null || failure.kind === "aborted") failure = error;
+          run.abort();
+        }),
+      ),
+    );
+    this.controller.signal.removeEventListener("abort", stop);
+    if (this.controller.signal.aborted) throw abortError();
+    if (failure) throw failure;
+  }
+
+  async #sendPart(job, number, signal) {
+    const { plan, schedule, urls, etags, meter } = job;
+    const { offset, length } = schedule.range(number);
+    const blob = this.file.slice(offset, offset + length);
+    const md5 = await this.#partMd5(job, number, signal);
+    const headers = { ...plan.upload_headers };
+    if (md5) headers.ETag = md5;
+    let refreshes = 0;
+    let failures = 0;
+    let blind = 0;
+    for (;;) {
+      const url = await this.#partUrl(urls, number, signal);
+      const answer = await this.#put(url, blob, {
+        headers,
+        signal,
+        onProgress: (loaded) => {
+          schedule.progress(number, loaded);
+          // Several parts report progress: one event per PROGRESS_INTERVAL is plenty for a bar.
+          const now = Date.now();
+          if (now - job.progressAt < PROGRESS_INTERVAL) return;
+          job.progressAt = now;
+          this.#emit("progress", meter.update(schedule.loaded, now));
+        },
+      });
+      let action = classifyStatus(answer.status);
+      if (action === "done") {
+        schedule.done(number);
+        const etag = md5 ?? answer.etag;
+        if (etag) etags.set(number, etag);
+        this.resumes.partDone(this.options.apiBase, this.file, number, etag);
+        this.#emit("progress", meter.update(schedule.loaded));
+        this.#emit("part", {
+          number,
+          etag,
+          checksum: Boolean(md5),
+          stored: schedule.stored.size,
+          total: schedule.partCount,
+        });
+        return;
+      }
+      schedule.progress(number, 0);
+      blind = answer.status === 0 ? blind + 1 : 0;
+      // Swift's 401 for an expired TempURL has no CORS headers: the browser sees status 0.
+      if (answer.status === 0 && urls.isExpired(number)) action = "refresh";
+      if (action === "refresh" && refreshes < MAX_REFRESHES) {
+        refreshes += 1;
+        urls.drop(number);
+        this.#emit("retry", {
+          attempt: refreshes,
+          delay: 0,
+          reason: "expired",
+          status: answer.status,
+          part: number,
+        });
+        continue;
+      }
+      failures += 1;
+      if (action !== "retry" || failures > this.options.retries) {
+        throw await this.#storageError(answer, url, number);
+      }
+      await this.#backoff(failures, retryReason(answer), answer.status, answer.retryAfter, {
+        signal,
+        part: number,
+      });
+      if (blind >= 2) urls.drop(number); // a clock running behind hides an expiry
+    }
+  }
+
+  /**
+   * The part's MD5, or null when checksums are off. Parts are hashed one at a time, and ahead:
+   * while this part uploads, the next ones are hashed, so a free connection finds its part's
+   * MD5 ready. In "auto" mode, parts that keep waiting for their MD5 turn hashing off.
+   */
+  async #partMd5(job, number, signal) {
+    const { hashing, schedule } = job;
+    const own = this.#hashPart(job, number, signal);
+    hashing.started += 1;
+    for (const next of schedule.pending.slice(0, this.options.parallel)) {
+      this.#hashPart(job, next, signal);
+    }
+    if (!own) return null;
+    // The first parts of the pipeline wait for their MD5 whatever the speed; later ones not.
+    if (!own.done && hashing.auto && hashing.started > this.options.parallel) {
+      hashing.waits += 1;
+      if (hashing.waits >= HASH_WAITS_TOLERATED) hashing.on = false;
+    }
+    try {
+      return await own.promise;
+    } catch (error) {
+      throw signal.aborted ? abortError() : error;
+    }
+  }
+
+  #hashPart({ hashing, schedule }, number, signal) {
+    if (hashing.parts.has(number)) return hashing.parts.get(number);
+    if (!hashing.on) return null;
+    const { offset, length } = schedule.range(number);
+    const blob = this.file.slice(offset, offset + length);
+    const entry = { done: false, promise: null };
+    entry.promise = this.hashing.then(() => md5Blob(blob, { signal }));
+    entry.promise.then(
+      () => (entry.done = true),
+      () => hashing.parts.delete(number), // aborted: nothing to keep
+    );
+    this.hashing = entry.promise.catch(() => {});
+    hashing.parts.set(number, entry);
+    return entry;
+  }
+
+  /**
+   * A URL for the part: from the batches so far while unexpired, else from a new batch that
+   * starts at it. A batch that has just arrived is used even when this browser's clock calls it
+   * expired: with a clock ahead of the server's, or an API slower than its TEMPURL_TTL, no URL
+   * would ever do; storage is the judge (an expired URL then fails and is refreshed).
+   */
+  async #partUrl(urls, number, signal) {
+    const since = Date.now();
+    for (let asked = false; ;) {
+      const url = urls.get(number) ?? urls.since(number, since);
+      if (url) return url;
+      if (this.batch) {
+        await this.batch.catch(() => {});
+        continue;
+      }
+      if (asked) {
+        throw new UploadError("api", `The API gave no upload URL for part ${number}.`);
+      }
+      asked = true;
+      const path = `/uploads/${encodeURIComponent(this.uploadId)}/parts?from=${number}`;
+      this.batch = this.#api("GET", path, { signal }).then((answer) =>
+        urls.add(answer?.parts ?? [], answer?.expires_at),
+      );
+      try {
+        await this.batch;
+      } finally {
+        this.batch = null;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ completion and abort
+
+  /** POST complete, pinning the etags we know; the stored object's final description. */
+  async #complete(etags) {
+    this.state = "completing";
+    const parts = Object.entries(etags)
+      .filter(([, etag]) => /^[0-9a-f]{32}$/i.test(etag ?? ""))
+      .map(([number, etag]) => ({ number: Number(number), etag }));
+    const path = `/uploads/${encodeURIComponent(this.uploadId)}/complete`;
+    const body = parts.length ? { parts } : undefined;
+    const answer = await this.#api("POST", path, { body, expect: [200] });
+    this.resumes.forget(this.options.apiBase, this.file);
+    return { object_name: answer.object_name, download_url: answer.download_url, etag: answer.etag };
+  }
+
+  /** After a cancel: DELETE the upload so nothing it stored stays behind; forget it. */
+  async #abortStored() {
+    if (!this.uploadId) return;
+    const { apiBase, token } = this.options;
+    this.resumes.forget(apiBase, this.file);
+    try {
+      await callApi(apiBase, token, {
+        method: "DELETE",
+        path: `/uploads/${encodeURIComponent(this.uploadId)}`,
+        expect: [204, 404],
+      });
+    } catch {
+      // Best effort: `upload-signer gc` removes what an unreachable API could not.
+    }
+  }
+
+  async #storageError(answer, url, part) {
+    const which = part === undefined ? "" : ` (part ${part})`;
     if (answer.status !== 0) {
-      return new UploadError("storage", storageMessage(answer.status, answer.text), {
+      const message = storageMessage(answer.status, answer.text);
+      return new UploadError("storage", which ? message.replace(/\.$/, `${which}.`) : message, {
         status: answer.status,
         detail: answer.text,
       });
@@ -510,6 +897,30 @@ export class Upload extends EventTarget {
       "network",
       answer.stalled ? "The upload stalled and did not recover." : `Could not reach storage at ${origin}.`,
     );
+  }
+}
+
+function retryReason(answer) {
+  return answer.stalled ? "stalled" : answer.status ? "server" : "network";
+}
+
+/** Unfinished segmented uploads remembered for this API: [{file: {name, size, lastModified},
+ * upload_id, object_name, part_count, etags, saved}], newest first — for a page to offer resuming. */
+export function pendingUploads(apiBase, storage = defaultStorage()) {
+  return new ResumeStore(storage).list(apiBase);
+}
+
+/** Gives up a remembered upload: DELETE it (best effort) and forget it. */
+export async function discardUpload(record, { apiBase, token, storage = defaultStorage() }) {
+  new ResumeStore(storage).forget(apiBase, record.file);
+  try {
+    await callApi(apiBase, token, {
+      method: "DELETE",
+      path: `/uploads/${encodeURIComponent(record.upload_id)}`,
+      expect: [204, 404],
+    });
+  } catch {
+    // gc removes it later
   }
 }
 

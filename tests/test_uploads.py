@@ -191,6 +191,21 @@ def test_api_cors_preflight_is_answered_for_configured_origins(client):
     assert "Access-Control-Allow-Origin" not in denied.headers
 
 
+def test_api_cors_preflight_allows_a_page_to_abort_its_upload(client):
+    """A browser must be allowed DELETE /uploads/<id>, or its cancel cannot remove segments."""
+    response = client.options(
+        "/uploads/some-upload-id",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "DELETE" in response.headers["Access-Control-Allow-Methods"].split(", ")
+
+
 def test_through_gunicorn_with_curl_like_clients(api_server, http):
     response = http.post(
         api_server.url + "/uploads",

@@ -14,6 +14,7 @@ import {
   parseRetryAfter,
   uploadFile,
 } from "../../frontend/uploader.js";
+import { fakeStorage } from "./fakes.mjs";
 
 describe("classifyStatus", () => {
   it("treats 2xx as done", () => {
@@ -122,46 +123,6 @@ describe("formatting", () => {
 });
 
 // ---------------------------------------------------------------- the Upload, with fakes
-
-/** Scripted storage: each PUT takes the next answer ({status, etag} or "network"). */
-function fakeStorage(answers) {
-  const puts = [];
-  class FakeXHR {
-    upload = {};
-    headers = {};
-    responseHeaders = "";
-    status = 0;
-    responseText = "";
-    open(method, url) {
-      this.method = method;
-      this.url = url;
-    }
-    setRequestHeader(name, value) {
-      this.headers[name] = value;
-    }
-    getAllResponseHeaders() {
-      return this.responseHeaders;
-    }
-    abort() {
-      clearTimeout(this.timer);
-      this.onabort?.();
-    }
-    send(body) {
-      puts.push({ url: this.url, headers: this.headers, body });
-      const answer = answers.shift() ?? { status: 201, etag: "e" };
-      if (answer === "hang") return;
-      this.timer = setTimeout(() => {
-        this.upload.onprogress?.({ loaded: body.size / 2 });
-        if (answer === "network") return this.onerror();
-        this.status = answer.status;
-        this.responseHeaders = answer.etag ? `etag: "${answer.etag}"\r\n` : "";
-        this.onload();
-      }, 1);
-    }
-  }
-  globalThis.XMLHttpRequest = FakeXHR;
-  return puts;
-}
 
 /** Scripted API: POST /uploads answers fresh URLs (or the given failures first). */
 function fakeApi({ failures = [], expiresIn = 900_000 } = {}) {

@@ -1,0 +1,293 @@
+/**
+ * parts.js — the bookkeeping of a segmented upload, with no network and no DOM, so Node's test
+ * runner covers it: which part goes next, combined progress, part URLs and when they expire,
+ * a limit on connections per storage origin, and what localStorage remembers for resume.
+ * uploader.js drives it; see docs/frontend.md.
+ */
+
+/** Offset and length of the 1-based part `number`, as the API's plan cuts the file. */
+export function partRange(size, partSize, number) {
+  const offset = (number - 1) * partSize;
+  return { offset, length: Math.max(0, Math.min(partSize, size - offset)) };
+}
+
+/**
+ * Which parts are left, which are in flight, and how many bytes are up in all. Parts go out
+ * lowest number first; a part whose attempt failed stays in flight (its bytes count from 0
+ * again) while its own retry waits, and the others keep going.
+ */
+export class PartSchedule {
+  /**
+   * @param {{size: number, partSize: number, partCount: number}} plan
+   * @param {number[]} missing  parts still to upload (all of them for a new upload)
+   */
+  constructor({ size, partSize, partCount }, missing) {
+    this.size = size;
+    this.partSize = partSize;
+    this.partCount = partCount;
+    this.pending = [...new Set(missing)].filter((n) => n >= 1 && n <= partCount);
+    this.pending.sort((a, b) => a - b);
+    const left = new Set(this.pending);
+    this.stored = new Set();
+    for (let n = 1; n <= partCount; n += 1) if (!left.has(n)) this.stored.add(n);
+    this.inFlight = new Map(); // number → bytes sent so far in the current attempt
+    this.storedBytes = [...this.stored].reduce((sum, n) => sum + this.length(n), 0);
+  }
+
+  length(number) {
+    return partRange(this.size, this.partSize, number).length;
+  }
+
+  range(number) {
+    return partRange(this.size, this.partSize, number);
+  }
+
+  /** The next part to send (now in flight), or null when none is waiting. */
+  next() {
+    const number = this.pending.shift();
+    if (number === undefined) return null;
+    this.inFlight.set(number, 0);
+    return number;
+  }
+
+  /** Bytes of the part's current attempt that went out. */
+  progress(number, loaded) {
+    if (this.inFlight.has(number)) this.inFlight.set(number, Math.min(loaded, this.length(number)));
+  }
+
+  done(number) {
+    if (!this.inFlight.delete(number) || this.stored.has(number)) return;
+    this.stored.add(number);
+    this.storedBytes += this.length(number);
+  }
+
+  /** Parts to send again (e.g. storage lost them before completion). */
+  redo(numbers) {
+    for (const number of numbers) {
+      if (!this.stored.delete(number)) continue;
+      this.storedBytes -= this.length(number);
+      this.pending.push(number);
+    }
+    this.pending.sort((a, b) => a - b);
+  }
+
+  /** Bytes stored plus bytes of the attempts in flight: the one progress figure. */
+  get loaded() {
+    let sum = this.storedBytes;
+    for (const bytes of this.inFlight.values()) sum += bytes;
+    return sum;
+  }
+
+  get finished() {
+    return this.stored.size === this.partCount;
+  }
+
+  get missing() {
+    const stored = this.stored;
+    return Array.from({ length: this.partCount }, (_, i) => i + 1).filter((n) => !stored.has(n));
+  }
+}
+
+/**
+ * Part URLs as the API hands them out in batches (`parts` of POST /uploads, then
+ * GET /uploads/<id>/parts?from=N), each batch with its own expiry.
+ */
+export class PartUrls {
+  constructor() {
+    this.urls = new Map(); // number → {upload_url, expires}
+  }
+
+  /** Keeps a batch; `expiresAt` is the ISO time of the answer that carried it. */
+  add(parts, expiresAt, now = Date.now()) {
+    const parsed = Date.parse(expiresAt ?? "");
+    for (const part of parts) {
+      let expires = parsed;
+      if (Number.isNaN(expires)) {
+        const query = new URL(part.upload_url).searchParams.get("temp_url_expires");
+        expires = query && /^\d+$/.test(query) ? Number(query) * 1000 : Number.POSITIVE_INFINITY;
+      }
+      this.urls.set(part.number, { upload_url: part.upload_url, expires, received: now });
+    }
+  }
+
+  /** A usable URL for the part (with `margin` ms to spare), or null: fetch a batch from it. */
+  get(number, now = Date.now(), margin = 0) {
+    const url = this.urls.get(number);
+    return url && now + margin < url.expires ? url.upload_url : null;
+  }
+
+  /** The part's URL if it arrived at or after `time`, expired or not (see uploader.js). */
+  since(number, time) {
+    const url = this.urls.get(number);
+    return url && url.received >= time ? url.upload_url : null;
+  }
+
+  isExpired(number, now = Date.now()) {
+    const url = this.urls.get(number);
+    return !url || now >= url.expires;
+  }
+
+  /** Forgets the part's URL (it was refused): the next `get` asks for a fresh batch. */
+  drop(number) {
+    this.urls.delete(number);
+  }
+}
+
+/**
+ * A counting semaphore. Browsers open at most 6 HTTP/1.1 connections per host and queue the
+ * rest silently; a PUT queued there shows no progress and would trip the stall timer, so
+ * uploads take a slot per storage origin before they start.
+ */
+export class Slots {
+  constructor(size) {
+    this.size = size;
+    this.used = 0;
+    this.waiting = [];
+  }
+
+  /** Resolves when a slot is free; rejects if `signal` aborts first. */
+  acquire(signal) {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.used < this.size) {
+      this.used += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject, signal };
+      waiter.onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(signal.reason);
+      };
+      signal?.addEventListener("abort", waiter.onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  release() {
+    const waiter = this.waiting.shift();
+    if (!waiter) {
+      this.used = Math.max(0, this.used - 1);
+      return;
+    }
+    waiter.signal?.removeEventListener("abort", waiter.onAbort);
+    waiter.resolve(); // the slot passes straight on
+  }
+}
+
+const slotsByOrigin = new Map();
+
+/** The shared slots of one storage origin (6, a browser's limit per host). */
+export function originSlots(url, size = 6) {
+  const origin = new URL(url).origin;
+  if (!slotsByOrigin.has(origin)) slotsByOrigin.set(origin, new Slots(size));
+  return slotsByOrigin.get(origin);
+}
+
+// ---------------------------------------------------------------- resume bookkeeping
+
+const PREFIX = "upload-signer.resume:";
+// The API forgets an upload_id after UPLOAD_SESSION_TTL (a day by default); older records
+// can only answer 404, so they are dropped without asking.
+export const RESUME_MAX_AGE = 7 * 86_400_000;
+
+/**
+ * In-progress segmented uploads, in `localStorage` (or any Storage), keyed by API, file name,
+ * size and last modification: picking the same file again finds its upload. A record holds the
+ * upload_id, the plan and the etags of the parts known to be stored — never file bytes, never
+ * the token.
+ */
+export class ResumeStore {
+  constructor(storage) {
+    this.storage = storage ?? null;
+  }
+
+  static key(apiBase, file) {
+    const base = String(apiBase || "").replace(/\/+$/, "");
+    return PREFIX + JSON.stringify([base, file.name ?? "", file.size, file.lastModified ?? 0]);
+  }
+
+  load(apiBase, file, now = Date.now()) {
+    const key = ResumeStore.key(apiBase, file);
+    const record = this.#read(key);
+    if (record && now - (record.saved ?? 0) > RESUME_MAX_AGE) {
+      this.#remove(key);
+      return null;
+    }
+    return record;
+  }
+
+  save(apiBase, file, record, now = Date.now()) {
+    const key = ResumeStore.key(apiBase, file);
+    try {
+      this.storage?.setItem(key, JSON.stringify({ ...record, saved: now }));
+    } catch {
+      // Full or forbidden storage only costs the ability to resume.
+    }
+  }
+
+  /** Records that a part is stored, with its etag. */
+  partDone(apiBase, file, number, etag, now = Date.now()) {
+    const record = this.load(apiBase, file, now);
+    if (!record) return;
+    record.etags = { ...record.etags, [number]: etag };
+    this.save(apiBase, file, record, now);
+  }
+
+  forget(apiBase, file) {
+    this.#remove(ResumeStore.key(apiBase, file));
+  }
+
+  /** Every unexpired record of this API, for a page to offer resuming: [{file, ...record}]. */
+  list(apiBase, now = Date.now()) {
+    const base = String(apiBase || "").replace(/\/+$/, "");
+    const found = [];
+    if (!this.storage) return found;
+    const keys = [];
+    for (let i = 0; i < this.storage.length; i += 1) keys.push(this.storage.key(i));
+    for (const key of keys) {
+      if (!key?.startsWith(PREFIX)) continue;
+      let parts;
+      try {
+        parts = JSON.parse(key.slice(PREFIX.length));
+      } catch {
+        continue;
+      }
+      const [api, name, size, lastModified] = parts;
+      const record = this.#read(key);
+      if (!record) continue;
+      if (now - (record.saved ?? 0) > RESUME_MAX_AGE) {
+        this.#remove(key);
+      } else if (api === base) {
+        found.push({ ...record, file: { name, size, lastModified } });
+      }
+    }
+    return found.sort((a, b) => b.saved - a.saved);
+  }
+
+  #read(key) {
+    try {
+      const record = JSON.parse(this.storage?.getItem(key) ?? "null");
+      return record && typeof record.upload_id === "string" ? record : null;
+    } catch {
+      return null;
+    }
+  }
+
+  #remove(key) {
+    try {
+      this.storage?.removeItem(key);
+    } catch {
+      // nothing to do
+    }
+  }
+}
+
+/** localStorage when the page may use it (private modes and sandboxes may forbid it). */
+export function defaultStorage() {
+  try {
+    const storage = globalThis.localStorage;
+    return storage && typeof storage.getItem === "function" ? storage : null;
+  } catch {
+    return null;
+  }
+}

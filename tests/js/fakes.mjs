@@ -1,0 +1,156 @@
+// Fakes of the browser's network for the uploader's tests: XMLHttpRequest (storage) and fetch
+// (the API), scripted per test. The browser tests cover the real network path.
+
+/**
+ * Scripted storage: each PUT takes the next answer ({status, etag}, "network" or "hang"), or
+ * asks `answers(put)` when it is a function. Returns the list of PUTs as they were sent.
+ */
+export function fakeStorage(answers) {
+  const puts = [];
+  const next = typeof answers === "function" ? answers : () => answers.shift();
+  class FakeXHR {
+    upload = {};
+    headers = {};
+    responseHeaders = "";
+    status = 0;
+    responseText = "";
+    open(method, url) {
+      this.method = method;
+      this.url = url;
+    }
+    setRequestHeader(name, value) {
+      this.headers[name] = value;
+    }
+    getAllResponseHeaders() {
+      return this.responseHeaders;
+    }
+    abort() {
+      clearTimeout(this.timer);
+      this.put.settled = true;
+      this.onabort?.();
+    }
+    send(body) {
+      this.put = { url: this.url, headers: this.headers, body, settled: false };
+      puts.push(this.put);
+      const answer = next(this.put) ?? { status: 201, etag: "e" };
+      if (answer === "hang") return;
+      this.timer = setTimeout(() => {
+        this.upload.onprogress?.({ loaded: body.size / 2 });
+        this.put.settled = true;
+        if (answer === "network") return this.onerror();
+        this.status = answer.status;
+        this.responseHeaders = answer.etag ? `etag: "${answer.etag}"\r\n` : "";
+        this.onload();
+      }, answer.delay ?? 1);
+    }
+  }
+  globalThis.XMLHttpRequest = FakeXHR;
+  return puts;
+}
+
+const json = (status, body) =>
+  new Response(body === undefined ? null : JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": status >= 400 ? "application/problem+json" : "application/json" },
+  });
+
+/**
+ * The API and storage of segmented uploads, sharing what is stored: POST /uploads answers a
+ * plan with the first `batch` part URLs; /parts?from=N, status, complete and DELETE behave as
+ * the real API does. `fail(put, number)` may script a storage answer for a part's PUT.
+ */
+export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail = () => null }) {
+  const partCount = Math.max(1, Math.ceil(size / partSize));
+  const state = { stored: new Map(), calls: [], deleted: false, partCount, expiresIn: ttl };
+  const part = (number) => ({
+    number,
+    offset: (number - 1) * partSize,
+    length: Math.min(partSize, size - (number - 1) * partSize),
+    upload_url: `http://storage/v1/AUTH_a/c_segments/obj/${String(number).padStart(6, "0")}?temp_url_sig=s&temp_url_expires=1`,
+  });
+  const parts = (from) =>
+    Array.from({ length: Math.max(0, Math.min(batch, partCount - from + 1)) }, (_, i) => part(from + i));
+  const expiresAt = () => new Date(Date.now() + state.expiresIn).toISOString();
+  globalThis.fetch = async (url, init = {}) => {
+    if (init.mode === "no-cors") return new Response(null, { status: 200 });
+    const method = init.method ?? "GET";
+    const path = url.replace(/^http:\/\/api/, "");
+    state.calls.push(`${method} ${path}`);
+    if (method === "POST" && path === "/uploads") {
+      return json(201, {
+        upload_id: "u1",
+        object_name: "obj",
+        segmented: true,
+        part_size: partSize,
+        part_count: partCount,
+        parts: parts(1),
+        upload_headers: { "X-Delete-After": "86400" },
+        download_url: "http://storage/v1/AUTH_a/c/obj?filename=big.bin",
+        expires_at: expiresAt(),
+      });
+    }
+    if (state.deleted) return json(404, { detail: "This upload was aborted." });
+    const from = path.match(/^\/uploads\/u1\/parts\?from=(\d+)$/);
+    if (method === "GET" && from) {
+      return json(200, { parts: parts(Number(from[1])), expires_at: expiresAt() });
+    }
+    const numbers = Array.from({ length: partCount }, (_, i) => i + 1);
+    const missing = numbers.filter((n) => !state.stored.has(n));
+    if (method === "GET" && path === "/uploads/u1") {
+      return json(200, {
+        upload_id: "u1",
+        object_name: "obj",
+        part_count: partCount,
+        stored_parts: numbers.filter((n) => state.stored.has(n)),
+        missing_parts: missing,
+      });
+    }
+    if (method === "POST" && path === "/uploads/u1/complete") {
+      state.completeBody = init.body ? JSON.parse(init.body) : null;
+      if (missing.length) return json(409, { detail: "not complete", missing_parts: missing });
+      return json(200, {
+        upload_id: "u1",
+        object_name: "obj",
+        size,
+        etag: "slo-etag",
+        download_url: "http://storage/v1/AUTH_a/c/obj?filename=big.bin&fresh",
+      });
+    }
+    if (method === "DELETE" && path === "/uploads/u1") {
+      state.deleted = true;
+      state.stored.clear();
+      return new Response(null, { status: 204 });
+    }
+    return json(404, { detail: `no route ${method} ${path}` });
+  };
+  state.puts = fakeStorage((put) => {
+    const number = Number(put.url.match(/\/(\d{6})\?/)[1]);
+    put.number = number;
+    const scripted = fail(put, number);
+    if (scripted && !(scripted.status >= 200 && scripted.status < 300)) return scripted;
+    const etag = put.headers.ETag ?? String(number).padStart(32, "0");
+    state.stored.set(number, etag);
+    return scripted ?? { status: 201, etag };
+  });
+  return state;
+}
+
+/** A Storage (the localStorage interface) in memory. */
+export class MemoryStorage {
+  #items = new Map();
+  get length() {
+    return this.#items.size;
+  }
+  key(index) {
+    return [...this.#items.keys()][index] ?? null;
+  }
+  getItem(key) {
+    return this.#items.has(key) ? this.#items.get(key) : null;
+  }
+  setItem(key, value) {
+    this.#items.set(key, String(value));
+  }
+  removeItem(key) {
+    this.#items.delete(key);
+  }
+}
