@@ -19,10 +19,17 @@ class Signer:
     container: str
     key: str = field(repr=False)
     digest: str = "sha256"
+    # Parsed once: signing is the hot path, the storage URL never changes.
+    _origin: str = field(init=False, repr=False, compare=False)
+    _account: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.storage_url)
+        object.__setattr__(self, "_origin", f"{parts.scheme}://{parts.netloc}")
+        object.__setattr__(self, "_account", parts.path.rstrip("/"))
 
     def object_path(self, object_name: str, container: str | None = None) -> str:
-        account = urlsplit(self.storage_url).path.rstrip("/")
-        return f"{account}/{container or self.container}/{object_name}"
+        return f"{self._account}/{container or self.container}/{object_name}"
 
     def sign(
         self,
@@ -57,9 +64,7 @@ class Signer:
             digest=self.digest,
         )
         query = signed.split("?", 1)[1]
-        base = urlsplit(self.storage_url)
-        path = quote(self.object_path(object_name, container))
-        url = f"{base.scheme}://{base.netloc}{path}?{query}"
+        url = f"{self._origin}{quote(self.object_path(object_name, container))}?{query}"
         if filename is not None:
             url += "&filename=" + quote(filename, safe="")
         record_signed(method)

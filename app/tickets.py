@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 
 from .plans import PartPlan
 
@@ -39,9 +42,39 @@ def ticket_secret(tempurl_key: str) -> str:
     ).hexdigest()
 
 
+class _CachedKeySigner(TimestampSigner):
+    """itsdangerous derives the key from the secret on every call; it never changes here."""
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is not None:
+            return super().derive_key(secret_key)
+        if not hasattr(self, "_derived"):
+            self._derived = super().derive_key()
+        return self._derived
+
+
+class _Serializer(URLSafeTimedSerializer):
+    """One signer for the process, and no zlib attempt per ticket (it costs more CPU than the
+    bytes it saves on these short payloads; reading still accepts a compressed one)."""
+
+    default_signer = _CachedKeySigner
+
+    def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
+        if salt is not None and salt != self.salt:
+            return super().make_signer(salt)
+        if not hasattr(self, "_signer"):
+            self._signer = super().make_signer()
+        return self._signer
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode())
+
+
 class TicketSigner:
     def __init__(self, secret: str, max_age: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=SALT)
+        self._serializer = _Serializer(
+            secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self.max_age = max_age
 
     def issue(self, ticket: Ticket) -> str:
