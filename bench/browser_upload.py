@@ -1,6 +1,6 @@
 """Benchmark: a big file through the demo page in Chromium vs ``curl -T``, in one run.
 
-    .venv/bin/python bench/browser_upload.py [--size-mib 256] [--rounds 3]
+    .venv/bin/python bench/browser_upload.py [--size-mib 256] [--rounds 5]
 
 Starts the embedded Swift, the API under gunicorn and the page on a second origin (as
 ``make run`` does), makes a file of random bytes, then per round uploads it once with ``curl -T``
