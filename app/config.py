@@ -256,9 +256,14 @@ _ORIGIN = re.compile(
 )
 
 
+def comma_list(raw: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated setting."""
+    return [item for item in (part.strip() for part in raw.split(",")) if item]
+
+
 def parse_origins(raw: str) -> tuple[str, ...]:
     origins = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
+    for item in comma_list(raw):
         if "*" in item:
             raise ConfigError("CORS_ORIGINS must list exact origins; wildcards are not allowed")
         origin = item.rstrip("/")
@@ -274,7 +279,7 @@ def parse_tokens(raw: str) -> tuple[str, ...]:
     """``API_TOKENS`` entries, each checked (see app/tokens.py); empty when JWT alone is used."""
     from .tokens import parse_entry  # app.tokens imports ConfigError from here
 
-    tokens = tuple(filter(None, (part.strip() for part in raw.split(","))))
+    tokens = tuple(comma_list(raw))
     for token in tokens:
         parse_entry(token)
     return tokens

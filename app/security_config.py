@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
-from .config import ConfigError, parse_number
+from .config import ConfigError, comma_list, parse_number
+from .config import parse_size as parse_bytes
 
 AUTH_MODES = ("token", "jwt")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
@@ -26,7 +27,6 @@ LIMIT_STORAGE_SCHEMES = (
     "redis+cluster",
     "memcached",
 )
-_SIZE = re.compile(r"^(\d+)\s*([kmgt]?)(i?b)?$", re.IGNORECASE)
 _MEDIA_PATTERN = re.compile(r"^([a-z0-9!#$&^_.+-]+|\*)/([a-z0-9!#$&^_.+-]+|\*)$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -82,15 +82,18 @@ def parse_size(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return None
-    match = _SIZE.match(raw)
-    if not match or int(match[1]) <= 0:
+    try:
+        value = parse_bytes(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
         raise ConfigError(f"{name} must be a positive size like 10485760 or 10M, got {raw!r}")
-    return int(match[1]) * 1024 ** " kmgt".index(match[2].lower() or " ")
+    return value
 
 
 def parse_content_types(raw: str) -> tuple[str, ...]:
     patterns = []
-    for item in filter(None, (part.strip().lower() for part in raw.split(","))):
+    for item in (part.lower() for part in comma_list(raw)):
         match = _MEDIA_PATTERN.match(item)
         if not match or (match[1] == "*" and match[2] != "*"):
             raise ConfigError(
@@ -153,7 +156,7 @@ def auth_modes(env: Mapping[str, str], jwt: JwtSettings) -> tuple[str, ...]:
                 "(or JWT_SECRET / JWT_JWKS_URL for JWT)"
             )
         return modes
-    modes = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    modes = tuple(dict.fromkeys(comma_list(raw)))
     for mode in modes:
         if mode not in AUTH_MODES:
             raise ConfigError(f"AUTH_MODE must list {' and/or '.join(AUTH_MODES)}, got {mode!r}")

@@ -11,7 +11,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 
-from .config import MIN_TOKEN_LENGTH, ConfigError
+from .config import MIN_TOKEN_LENGTH, ConfigError, comma_list
 
 SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 _HASHED = re.compile(r"^(?P<subject>[^:]+):sha256:(?P<hex>[0-9A-Fa-f]{64})$")
@@ -62,15 +62,11 @@ def parse_entry(entry: str) -> ApiToken:
 
 def usable_token(raw: str) -> str | None:
     """The first token a client can send as it is (not a hash); for ``upload-signer dev``."""
-    for entry in filter(None, (part.strip() for part in raw.split(","))):
+    for entry in comma_list(raw):
         if _HASHED.match(entry):
             continue
         return entry.partition(":")[2] if ":" in entry else entry
     return None
-
-
-def parse_entries(raw: str) -> tuple[ApiToken, ...]:
-    return tuple(parse_entry(part.strip()) for part in raw.split(",") if part.strip())
 
 
 class TokenAuthenticator:
