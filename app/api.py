@@ -170,26 +170,27 @@ def sessions() -> UploadSessions:
     return UploadSessions(state.store, state.settings, ready_signer(), headers)
 
 
-def owned_ticket(upload_id: str) -> Ticket:
-    """The caller's own upload: 404 for an id this service did not issue, 403 for another's."""
-    ready_signer()
+def owned_ticket(upload_id: str) -> tuple[Ticket, UploadSessions]:
+    """The caller's own upload, and the sessions to act on it with: 404 for an id this service
+    did not issue or an aborted upload, 403 for another caller's."""
+    uploads = sessions()
     try:
         ticket = storage_state().tickets.read(upload_id)
     except TicketError:
         raise ApiError(404, "Unknown or expired upload_id.") from None
     if not hmac.compare_digest(ticket.subject.encode(), g.subject.encode()):
         raise ApiError(403, "This upload belongs to another caller.")
-    if sessions().aborted(ticket):
+    if uploads.aborted(ticket):
         raise ApiError(404, "This upload was aborted.")
-    return ticket
+    return ticket, uploads
 
 
 @bp.get("/uploads/<upload_id>")
 @require_auth
 def upload_status(upload_id: str) -> Any:
-    ticket = owned_ticket(upload_id)
-    count = ticket.plan.part_count if ticket.plan else 1
-    stored = sessions().stored_parts(ticket)
+    ticket, uploads = owned_ticket(upload_id)
+    count = ticket.part_count
+    stored = uploads.stored_parts(ticket)
     missing = sorted(set(range(1, count + 1)) - set(stored))
     return no_store(jsonify(upload_id=upload_id, object_name=ticket.object_name, part_count=count,
                             stored_parts=stored, missing_parts=missing))  # fmt: skip
@@ -198,7 +199,7 @@ def upload_status(upload_id: str) -> Any:
 @bp.get("/uploads/<upload_id>/parts")
 @require_auth
 def upload_parts(upload_id: str) -> Any:
-    ticket = owned_ticket(upload_id)
+    ticket, uploads = owned_ticket(upload_id)
     if ticket.plan is None:
         raise ApiError(409, "This upload is a single PUT; it has no parts.")
     raw = request.args.get("from", "1")
@@ -208,7 +209,7 @@ def upload_parts(upload_id: str) -> Any:
     ip_range = policy.ip_range(upload_policy(), request.remote_addr)
     first = int(raw)  # past the last part: an empty batch
     parts = (
-        sessions().part_urls(ticket, first, expires, ip_range)
+        uploads.part_urls(ticket, first, expires, ip_range)
         if first <= ticket.plan.part_count
         else []
     )
@@ -218,10 +219,10 @@ def upload_parts(upload_id: str) -> Any:
 @bp.post("/uploads/<upload_id>/complete")
 @require_auth
 def complete_upload(upload_id: str) -> Any:
-    ticket = owned_ticket(upload_id)
+    ticket, uploads = owned_ticket(upload_id)
     pinned = pinned_etags(ticket)
     try:
-        done = sessions().complete(ticket, pinned)
+        done = uploads.complete(ticket, pinned)
     except PartsMissing as exc:
         raise ApiError(409, f"The upload is not complete: {exc.detail}.",
                        missing_parts=exc.numbers) from None  # fmt: skip
@@ -244,7 +245,7 @@ def complete_upload(upload_id: str) -> Any:
     if ticket.plan is not None:
         record_segmented_completed()
     log.info("completed upload %s for %s", done.object_name, g.subject)
-    download_url = ready_signer().sign("GET", done.object_name, expires, filename=done.filename)
+    download_url = uploads.signer.sign("GET", done.object_name, expires, filename=done.filename)
     return no_store(jsonify(upload_id=upload_id, object_name=done.object_name, size=done.size,
                             etag=done.etag, content_type=done.content_type,
                             filename=done.filename, download_url=download_url,
@@ -254,12 +255,13 @@ def complete_upload(upload_id: str) -> Any:
 @bp.delete("/uploads/<upload_id>")
 @require_auth
 def abort_upload(upload_id: str) -> Any:
-    ticket = owned_ticket(upload_id)
-    deleted = sessions().abort(ticket)
+    ticket, uploads = owned_ticket(upload_id)
+    deleted = uploads.abort(ticket)
     if ticket.plan is not None:
         record_segmented_aborted()
-    log.info("aborted upload %s for %s (%d objects deleted)",
-                            ticket.object_name, g.subject, deleted)  # fmt: skip
+    log.info(
+        "aborted upload %s for %s (%d objects deleted)", ticket.object_name, g.subject, deleted
+    )
     return "", 204
 
 
@@ -278,7 +280,7 @@ def pinned_etags(ticket: Ticket) -> dict[int, str]:
             raise ApiError(400, "Each part needs a 'number' (1 or more) and an md5 hex 'etag'.",
                            invalid_params=["parts"])  # fmt: skip
         pinned[number] = etag.strip('"').lower()
-    count = ticket.plan.part_count if ticket.plan else 1
+    count = ticket.part_count
     if beyond := sorted(n for n in pinned if n > count):
         raise ApiError(409, f"This upload has {count} part(s); there is no part {beyond[0]}.")
     return pinned

@@ -25,6 +25,12 @@ class Ticket:
     part_size: int | None = None  # None: one PUT; else a segmented upload
 
     @property
+    def part_count(self) -> int:
+        """1 for a single PUT."""
+        plan = self.plan
+        return plan.part_count if plan is not None else 1
+
+    @property
     def plan(self) -> PartPlan | None:
         if self.part_size is None or self.size is None:
             return None
