@@ -65,6 +65,18 @@ def on_starting(server):
         stale.unlink()
 
 
+def post_worker_init(worker):
+    """With the JSON access log on, its line per request carries the audit facts (who was given
+    which object, app.logs.audit): the app then writes no second line for them."""
+    from app.accesslog import JsonAccessLogger
+    from app.logs import ACCESS_LOG_AUDIT
+
+    logger, extensions = worker.log, getattr(worker.wsgi, "extensions", None)
+    enabled = getattr(logger, "access_log_enabled", bool(worker.cfg.accesslog))
+    if isinstance(logger, JsonAccessLogger) and enabled and extensions is not None:
+        extensions[ACCESS_LOG_AUDIT] = True
+
+
 def child_exit(server, worker):
     """A dead worker's counters stay summed; its live gauges must go."""
     from prometheus_client import multiprocess

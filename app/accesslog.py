@@ -15,13 +15,15 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from .logs import AUDIT_ENVIRON_KEY
+
 
 def access_record(resp: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
     status = resp.status
     if isinstance(status, str):
         status = status.split(None, 1)[0]
     response_headers = {name.lower(): value for name, value in resp.headers}
-    return {
+    record = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "type": "access",
         "remote_addr": environ.get("REMOTE_ADDR"),
@@ -35,9 +37,15 @@ def access_record(resp: Any, environ: dict[str, Any], request_time: Any) -> dict
         "user_agent": environ.get("HTTP_USER_AGENT"),
         "referer": environ.get("HTTP_REFERER"),
     }
+    audit = environ.get(AUDIT_ENVIRON_KEY)
+    if audit:
+        record |= audit
+    return record
 
 
 class JsonAccessLogger(Logger):
+    """Also carries the app's audit facts for the request (see ``app.logs.audit``)."""
+
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         # gunicorn >= 25 computes this once per (re)load; older ones only have the setting.
         if not getattr(self, "access_log_enabled", bool(self.cfg.accesslog)):

@@ -17,6 +17,7 @@ from . import policy
 from .auth import require_auth
 from .errors import ApiError
 from .filenames import MAX_FILENAME_LENGTH, clean_filename
+from .logs import audit
 from .metrics import record_segmented_aborted, record_segmented_completed
 from .plans import PlanError, plan_parts
 from .readiness import StorageState
@@ -30,6 +31,7 @@ log = logging.getLogger("app")  # Flask's app logger, without the proxy lookup
 RETRY_AFTER = {"Retry-After": "5"}
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MIME_CHARS = r"[A-Za-z0-9!#$&^_.+-]+"
+VISIBLE = re.compile(r"[^.\s]")  # a file name needs one character other than dots and spaces
 ETAG = re.compile(r'^[0-9a-fA-F]{32}$|^"[0-9a-fA-F]{32}"$')
 CONTENT_TYPE = re.compile(
     rf'^{_MIME_CHARS}/{_MIME_CHARS}(\s*;\s*{_MIME_CHARS}=({_MIME_CHARS}|"[^"\\\x00-\x1f]*"))*$'
@@ -80,7 +82,7 @@ def upload_request() -> tuple[str, str, int | None]:
     body = json_body()
     raw_filename = field(body, "filename", str, required=True)
     filename = clean_filename(raw_filename)
-    if not re.search(r"[^.\s]", filename):
+    if not VISIBLE.search(filename):
         raise ApiError(
             400,
             "'filename' is empty once directory parts and control characters are removed.",
@@ -118,8 +120,10 @@ def create_upload() -> Any:
     state: StorageState = extensions["upload_signer.storage"]
     policy.check_size(rules, size)
     policy.check_content_type(rules, content_type)
-    ip_range = policy.ip_range(rules, request.remote_addr)
-    signer = ready_signer()
+    ip_range = policy.ip_range(rules, request.remote_addr) if rules.bind_ip else None
+    signer = state.signer
+    if signer is None:
+        signer = ready_signer()  # raises the 503
     settings = state.settings
     object_name = policy.object_name(rules, subject)
     now = int(time.time())
@@ -158,7 +162,7 @@ def create_upload() -> Any:
         "filename": filename,
         "segmented": segmented,
     }
-    log.info("signed upload %s for %s", object_name, subject)
+    audit(f"signed upload {object_name} for {subject}", subject=subject, object_name=object_name)
     return Response(
         json.dumps(answer) + "\n", 201, {"Cache-Control": "no-store"}, mimetype="application/json"
     )

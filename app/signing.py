@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from swiftclient.utils import generate_temp_url
@@ -22,11 +23,16 @@ class Signer:
     # Parsed once: signing is the hot path, the storage URL never changes.
     _origin: str = field(init=False, repr=False, compare=False)
     _account: str = field(init=False, repr=False, compare=False)
+    _quoted_container_path: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.storage_url)
         object.__setattr__(self, "_origin", f"{parts.scheme}://{parts.netloc}")
         object.__setattr__(self, "_account", parts.path.rstrip("/"))
+        object.__setattr__(self, "_quoted_container_path", self.quoted_path("", self.container))
+
+    def quoted_path(self, object_name: str, container: str) -> str:
+        return quote(f"{self._account}/{container}/{object_name}")
 
     def object_path(self, object_name: str, container: str | None = None) -> str:
         return f"{self._account}/{container or self.container}/{object_name}"
@@ -64,12 +70,17 @@ class Signer:
             digest=self.digest,
         )
         query = signed.split("?", 1)[1]
-        url = f"{self._origin}{quote(self.object_path(object_name, container))}?{query}"
+        if container is None:  # the hot path: the upload container's part is quoted once
+            path = self._quoted_container_path + quote(object_name)
+        else:
+            path = self.quoted_path(object_name, container)
+        url = f"{self._origin}{path}?{query}"
         if filename is not None:
             url += "&filename=" + quote(filename, safe="")
         record_signed(method)
         return url
 
 
+@lru_cache(maxsize=64)  # expiry times repeat within a second: formatted once per worker
 def iso8601(timestamp: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -212,7 +212,8 @@ def test_the_image_command_serves_and_its_health_check_passes(dockerfile, swift,
             timeout=10,
         )
         assert response.status_code == 201
-        assert response.json()["upload_url"].startswith(swift.url)
+        signed = response.json()
+        assert signed["upload_url"].startswith(swift.url)
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(30)
@@ -227,6 +228,11 @@ def test_the_image_command_serves_and_its_health_check_passes(dockerfile, swift,
     assert upload["method"] == "POST" and upload["status"] == 201
     assert upload["user_agent"] == AGENT  # quotes and backslashes escaped, the line still JSON
     assert upload["duration_ms"] > 0
+    # The access line is the audit record of the signed upload: who got which object. The app
+    # then writes no second line for it.
+    assert upload["object_name"] == signed["object_name"]
+    assert upload["subject"].startswith("token:") and TOKEN not in upload["subject"]
+    assert "signed upload" not in output
     assert TOKEN not in output
     assert "temp_url_sig" not in output
 
