@@ -12,6 +12,7 @@ import requests
 from playwright.sync_api import Page
 
 MiB = 1024 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HEAP_LIMIT = 64 * MiB
 # A file buffered in memory would stay there for the whole upload: 4 samples a second see it.
 POLL_SECONDS = 0.25
@@ -66,7 +67,8 @@ def upload_through_page(page: Page, origin: str, path: Path, timeout: float = 60
 
     Returns ``object_name``, the heap ``peak`` during the upload and the ``baseline`` before it
     (JSHeapUsedSize, and ArrayBuffer backing stores, which live outside the V8 heap: a file
-    read with ``arrayBuffer()`` shows there), and the page's Resource Timing ``resources``.
+    read with ``arrayBuffer()`` shows there), the page's Resource Timing ``resources``, and the
+    ``cpu_seconds`` Chromium's and Swift's processes used meanwhile (``CpuMeter``).
     """
     page.goto(f"{origin}/")
     page.wait_for_selector("html[data-ready=true]")
@@ -97,6 +99,8 @@ def upload_through_page(page: Page, origin: str, path: Path, timeout: float = 60
     page.evaluate("performance.setResourceTimingBufferSize(100000)")
     sample()
     baseline = dict(peaks)
+    meter = CpuMeter()
+    meter.start()
     page.locator("#files").set_input_files(str(path))
     deadline = time.monotonic() + timeout
     while (current := state()) not in ("done", "failed", "cancelled"):
@@ -105,6 +109,7 @@ def upload_through_page(page: Page, origin: str, path: Path, timeout: float = 60
         sample()
         time.sleep(POLL_SECONDS)
     sample()
+    cpu_seconds = meter.stop()
     row = page.locator("li.upload").first
     if current != "done":
         raise RuntimeError(
@@ -117,6 +122,7 @@ def upload_through_page(page: Page, origin: str, path: Path, timeout: float = 60
         "peak": peaks,
         "baseline": baseline,
         "resources": resources,
+        "cpu_seconds": cpu_seconds,
     }
 
 
@@ -132,3 +138,54 @@ def load_line() -> str:
         f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
         f"on {os.cpu_count()} CPUs (other work on the machine skews the figures)"
     )
+
+
+def process_kind(pid: str) -> str | None:
+    """What a process is, for the CPU breakdown: a Chromium process type, a Swift server."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    args = [arg.decode(errors="replace") for arg in argv if arg]
+    if len(args) == 1:  # Chromium's child processes rewrite theirs as one space-joined string
+        args = args[0].split()
+    if not args:
+        return None
+    if "app.embedded.launch" in args:
+        return f"swift {args[args.index('app.embedded.launch') + 1]}-server"
+    if "chrom" in Path(args[0]).name:
+        options = dict(arg[2:].partition("=")[::2] for arg in args if arg.startswith("--"))
+        kind = options.get("utility-sub-type") or options.get("type") or "browser"
+        return f"chromium {kind.removeprefix('network.mojom.')}"
+    return None
+
+
+class CpuMeter:
+    """CPU seconds used by Chromium's processes (by type) and Swift's servers between
+    ``start()`` and ``stop()``: where an upload's work is done, read from /proc."""
+
+    def __init__(self) -> None:
+        self._before: dict[str, float] = {}
+
+    @staticmethod
+    def _snapshot() -> dict[str, float]:
+        times = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                times[entry.name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return times
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+
+    def stop(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        for pid, seconds in self._snapshot().items():
+            kind = process_kind(pid)
+            if kind is not None:
+                used[kind] = used.get(kind, 0.0) + seconds - self._before.get(pid, 0.0)
+        return {kind: round(seconds, 2) for kind, seconds in sorted(used.items()) if seconds > 0}

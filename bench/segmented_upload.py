@@ -20,6 +20,7 @@ Everything runs on 127.0.0.1; every server it starts is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -46,6 +47,7 @@ from bench.harness import (  # noqa: E402
     make_file,
     upload_through_page,
 )
+from bench.link import emulated_link, parse_rate  # noqa: E402
 from tests.browser.frontend import launch_chromium  # noqa: E402
 from tests.servers import ApiServer, StorageServer  # noqa: E402
 
@@ -57,6 +59,17 @@ PAGE_VARIANTS = {
     "segmented": ("segmented", {"parallel": 4}),
     "segmented_no_md5": ("segmented", {"parallel": 4, "checksum": False}),
 }
+
+
+def link_setting(text: str) -> tuple[float, float]:
+    """``32M,40``: bytes/s per connection and round-trip milliseconds."""
+    rate, _, rtt = text.partition(",")
+    try:
+        return parse_rate(rate), float(rtt)
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected RATE,RTT_MS such as 32M,40, not {text!r}"
+        ) from None
 
 
 def page_config(api_url: str, options: dict) -> bytes:
@@ -100,6 +113,29 @@ def delete(storage: Connection, name: str, segmented: bool) -> None:
     storage.delete_object(CONTAINER, name, query_string=query)
 
 
+def cpu_table(runs: dict[str, list[dict]], size: int) -> str:
+    """CPU seconds per GiB uploaded, by process kind and page variant (median over rounds)."""
+    variants = list(PAGE_VARIANTS)
+    kinds = sorted({kind for name in variants for r in runs[name] for kind in r["cpu_seconds"]})
+    per_gib = {
+        name: {
+            kind: statistics.median(r["cpu_seconds"].get(kind, 0.0) for r in runs[name])
+            * (1024 * MiB / size)
+            for kind in kinds
+        }
+        for name in variants
+    }
+    lines = ["CPU seconds per GiB uploaded (Chromium and Swift processes):"]
+    lines.append(f"{'process':>26} " + " ".join(f"{name:>16}" for name in variants))
+    for kind in [*kinds, "total"]:
+        cells = [
+            sum(per_gib[name].values()) if kind == "total" else per_gib[name][kind]
+            for name in variants
+        ]
+        lines.append(f"{kind:>26} " + " ".join(f"{cell:16.2f}" for cell in cells))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="file size (default 1024)")
@@ -108,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         "--segment-size",
         default="",
         help="the segmenting API's SEGMENT_SIZE, e.g. 64M (default: the API's, 16 MiB)",
+    )
+    parser.add_argument(
+        "--link",
+        type=link_setting,
+        help="browser and curl reach Swift over an emulated link: RATE,RTT_MS per connection,"
+        " e.g. 32M,40 (bench/link.py); default: loopback",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -124,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
             StorageServer(work / "swift") as swift,
             FrontendServer() as frontend,
             sync_playwright() as playwright,
+            contextlib.ExitStack() as stack,
         ):
-            env = swift.env | {
+            storage_env = swift.env
+            if args.link:
+                # The APIs authenticate through the link, so the storage URL they sign for (and
+                # every upload: page and curl) goes through it.
+                link_url = stack.enter_context(emulated_link(swift.url, *args.link))
+                storage_env = swift.env | {"ST_AUTH": f"{link_url}/auth/v1.0"}
+            env = storage_env | {
                 "API_TOKENS": TOKEN,
                 "CORS_ORIGINS": frontend.origin,
                 "UPLOAD_CONTAINER": CONTAINER,
@@ -179,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "parallel_parts": 4,
         "segment_size": args.segment_size or "API default (16 MiB)",
+        "link": (
+            {"per_connection_bytes_per_s": args.link[0], "rtt_ms": args.link[1]}
+            if args.link
+            else "loopback"
+        ),
         "mib_per_s_median": speed,
         "mib_per_s_best": {k: round(v, 1) for k, v in best.items()},
         "ratio_segmented_vs_single": round(ratio, 3),
@@ -191,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         "peak_js_heap_limit_bytes": HEAP_LIMIT,
         "seconds": {
             name: [
-                {k: r[k] for k in ("upload", "end_to_end", "puts", "puts_with_md5") if k in r}
+                {
+                    k: r[k]
+                    for k in ("upload", "end_to_end", "puts", "puts_with_md5", "cpu_seconds")
+                    if k in r
+                }
                 for r in items
             ]
             for name, items in runs.items()
@@ -202,8 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out / f"segmented_upload-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     verdict = {True: "meets target", False: "MISSES target"}
+    where = (
+        f"over an emulated link ({args.link[0] / MiB:g} MiB/s per connection, RTT "
+        f"{args.link[1]:g} ms)"
+        if args.link
+        else "on loopback"
+    )
     print(
-        f"\nmedian MiB/s over {args.rounds} round(s): curl {speed['curl']}, single PUT "
+        f"\n{where}: median MiB/s over {args.rounds} round(s): curl {speed['curl']}, single PUT "
         f"{speed['single']}, segmented {speed['segmented']}, segmented without MD5 "
         f"{speed['segmented_no_md5']}"
     )
@@ -218,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(ArrayBuffer backing stores {buffers / MiB:.1f} MiB) "
         f"— {verdict[heap + buffers < HEAP_LIMIT]} < {HEAP_LIMIT // MiB} MiB"
     )
+    print(cpu_table(runs, size))
     print(load_line())
     print(f"figures written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
