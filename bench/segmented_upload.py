@@ -2,6 +2,7 @@
 each with its MD5) vs one PUT through the same page vs ``curl -T`` — in one run.
 
     .venv/bin/python bench/segmented_upload.py [--size-mib 1024] [--rounds 2] [--segment-size 64M]
+        [--link 32M,40]
 
 Starts the embedded Swift, two APIs on it (one that segments above 64 MiB, as by default, and
 one whose SEGMENT_THRESHOLD keeps the file a single PUT) and the demo page on a second origin.
@@ -13,6 +14,11 @@ Prints the issue's targets and writes the figures as JSON under bench/results/:
   API's answer to ``complete``, from the page's Resource Timing; curl's ``time_total``);
 - peak JS heap of the page during the segmented upload < 64 MiB (DevTools protocol; the
   ArrayBuffers of the MD5 stream are counted too).
+
+It also prints the CPU seconds per GiB each Chromium process and Swift server used (where the
+work goes). With ``--link RATE,RTT_MS`` the browser and curl reach Swift over an emulated link
+(``bench/link.py``: that round trip and at most RATE bytes/s per connection), where a single
+connection is held back as on a real network and parallel parts add up.
 
 Everything runs on 127.0.0.1; every server it starts is stopped at the end.
 """
