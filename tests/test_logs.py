@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from app import create_app
 from app.logs import JsonFormatter, scrub
 from tests.conftest import TOKEN
 from tests.jwks import AUDIENCE, token
+from tests.servers import ApiServer
 
 SECRET = "jwt-secret-" + "z" * 30
 
@@ -117,3 +119,28 @@ def test_the_scrubber_masks_secrets_that_slip_into_a_message():
     for secret in ("abc123", "tok.en.x", "AUTH_tk123", "k3y"):
         assert secret not in text
     assert "temp_url_expires=1" in text
+
+
+@pytest.mark.parametrize("access_log", ["-", ""])
+def test_under_gunicorn_each_signed_upload_is_audited_exactly_once(env, tmp_path, access_log):
+    """On the JSON access line when gunicorn writes one, else as the app's own line."""
+    log_path = tmp_path / "gunicorn.log"
+    server_env = env | {"GUNICORN_ACCESSLOG": access_log}
+    with ApiServer(server_env, workers=1, log_path=log_path) as api:
+        signed = requests.post(
+            api.url + "/uploads",
+            json={"filename": "audited.txt"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        ).json()
+    entries = [json.loads(line) for line in log_path.read_text().splitlines() if line[:1] == "{"]
+    on_access = [e for e in entries if e.get("type") == "access" and e["path"] == "/uploads"]
+    own_lines = [e for e in entries if e.get("message", "").startswith("signed upload")]
+    if access_log:
+        assert [e["object_name"] for e in on_access] == [signed["object_name"]]
+        assert on_access[0]["subject"].startswith("token:") and not own_lines
+    else:
+        assert not on_access
+        assert [e["message"] for e in own_lines] == [
+            f"signed upload {signed['object_name']} for {own_lines[0]['subject']}"
+        ]
