@@ -69,7 +69,7 @@ class Signer:
             ip_range=ip_range,
             digest=self.digest,
         )
-        query = signed.split("?", 1)[1]
+        query = signed.rpartition("?")[2]  # an object name may hold a "?" itself
         if container is None:  # the hot path: the upload container's part is quoted once
             path = self._quoted_container_path + quote(object_name)
         else:
