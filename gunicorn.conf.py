@@ -67,13 +67,16 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """With the JSON access log on, its line per request carries the audit facts (who was given
-    which object, app.logs.audit): the app then writes no second line for them."""
+    which object): the app then writes no second line for them (app/logs.py)."""
     from app.accesslog import JsonAccessLogger
     from app.logs import ACCESS_LOG_AUDIT
 
     logger, extensions = worker.log, getattr(worker.wsgi, "extensions", None)
-    enabled = getattr(logger, "access_log_enabled", bool(worker.cfg.accesslog))
-    if isinstance(logger, JsonAccessLogger) and enabled and extensions is not None:
+    if (
+        isinstance(logger, JsonAccessLogger)
+        and logger.writes_access_lines()
+        and extensions is not None
+    ):
         extensions[ACCESS_LOG_AUDIT] = True
 
 

@@ -44,11 +44,15 @@ def access_record(resp: Any, environ: dict[str, Any], request_time: Any) -> dict
 
 
 class JsonAccessLogger(Logger):
-    """Also carries the app's audit facts for the request (see ``app.logs.audit``)."""
+    """Also carries the app's audit facts for the request (``AUDIT_ENVIRON_KEY``, set by
+    ``POST /uploads`` when gunicorn.conf.py told the app this line exists)."""
+
+    def writes_access_lines(self) -> bool:
+        # gunicorn >= 25 computes this once per (re)load; older ones only have the setting.
+        return bool(getattr(self, "access_log_enabled", self.cfg.accesslog))
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        # gunicorn >= 25 computes this once per (re)load; older ones only have the setting.
-        if not getattr(self, "access_log_enabled", bool(self.cfg.accesslog)):
+        if not self.writes_access_lines():
             return
         try:
             self.access_log.info(json.dumps(access_record(resp, environ, request_time)))
