@@ -32,7 +32,7 @@ class Signer:
         object.__setattr__(self, "_quoted_container_path", self.quoted_path("", self.container))
 
     def quoted_path(self, object_name: str, container: str) -> str:
-        return quote(f"{self._account}/{container}/{object_name}")
+        return quote(self.object_path(object_name, container))
 
     def object_path(self, object_name: str, container: str | None = None) -> str:
         return f"{self._account}/{container or self.container}/{object_name}"

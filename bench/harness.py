@@ -11,8 +11,9 @@ from pathlib import Path
 import requests
 from playwright.sync_api import Page
 
+from .stack import cpu_seconds
+
 MiB = 1024 * 1024
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HEAP_LIMIT = 64 * MiB
 # A file buffered in memory would stay there for the whole upload: 4 samples a second see it.
 POLL_SECONDS = 0.25
@@ -173,10 +174,9 @@ class CpuMeter:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
+                    times[entry.name] = cpu_seconds(int(entry.name))
+                except OSError:  # the process ended meanwhile
                     continue
-                times[entry.name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         return times
 
     def start(self) -> None:
