@@ -65,7 +65,7 @@ class StorageState:
 
     def start(self) -> None:
         """Prepare now; if storage is not there yet, keep trying in the background."""
-        if not self.try_prepare():
+        if not self._try_prepare_logged():
             log.warning("storage not ready (%s); retrying in the background", self.problem)
             self._retry_in_background()
 
@@ -80,11 +80,22 @@ class StorageState:
 
     def _retry_until_ready(self) -> None:
         attempt = 0
-        while not self.try_prepare():
+        while not self._try_prepare_logged():
             time.sleep(RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF) - 1)])
             attempt += 1
         with self._lock:
             self._retrying = False
+
+    def _try_prepare_logged(self) -> bool:
+        """``try_prepare``, where an unexpected error is one more failed attempt: it must not end
+        the only thread that retries (``_retrying`` would stay set and nothing would retry)."""
+        try:
+            return self.try_prepare()
+        except Exception as exc:
+            # The class only: a client library's message may carry a URL with a token.
+            self.problem = f"unexpected {type(exc).__name__} while preparing storage"
+            log.warning("storage preparation failed: %s", self.problem)
+            return False
 
     def check(self) -> str | None:
         """None when ready, else what is missing. Probes storage at most every few seconds."""

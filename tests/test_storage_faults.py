@@ -6,6 +6,7 @@ requests-mock stands in for Swift here; everything else runs against the real em
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 import requests
@@ -208,3 +209,25 @@ def test_readiness_reports_a_storage_outage_then_heals(requests_mock):
     assert state.signer is not None  # signing goes on: it needs no storage call
     requests_mock.head(f"{STORAGE}/uploads", status_code=204)
     assert state.check() is None
+
+
+def test_an_unexpected_error_does_not_end_the_background_retries(monkeypatch):
+    settings = Settings.from_env(
+        {"ST_AUTH": AUTH, "ST_USER": "t:admin", "ST_KEY": "s", "API_TOKENS": "x" * 16}
+    )
+    monkeypatch.setattr("app.readiness.RETRY_BACKOFF", (0.01,))
+    attempts = []
+
+    def flaky_store():
+        attempts.append(1)
+        if len(attempts) < 3:  # not a StorageError: something no one expected
+            raise RuntimeError("boom with http://x/?token=secret")
+        raise StorageError("authenticate: storage unreachable")
+
+    state = StorageState(settings, flaky_store)
+    state.start()
+    deadline = time.monotonic() + 5
+    while len(attempts) < 4:
+        assert time.monotonic() < deadline, "the retry thread stopped"
+        time.sleep(0.01)
+    assert state.signer is None and "secret" not in (state.problem or "")
