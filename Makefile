@@ -22,7 +22,7 @@ run: $(INSTALLED)
 test: system-deps $(INSTALLED) $(PYRAX_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(PYRAX_VENV)/bin/pytest -q -p no:cacheprovider tests/test_pyrax_backend.py
+	$(PYRAX_VENV)/bin/pytest -q -p no:cacheprovider tests/storage/test_pyrax_backend.py
 	$(BIN)/pytest
 
 # Benchmarks (bench/): results printed and saved as JSON in bench/results/. BENCH_ARGS passes

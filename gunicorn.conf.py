@@ -17,7 +17,8 @@ if not os.environ.get(METRICS_ENV):
         prefix="upload-signer-metrics-"
     )
 
-from app.config import ConfigError, Settings  # noqa: E402
+from app.settings.parsers import ConfigError  # noqa: E402
+from app.settings.service import Settings  # noqa: E402
 
 # Check the configuration once in the master, before any worker forks: a bad setting stops
 # start-up with one line naming the variable, instead of every worker dying with a traceback.
@@ -44,9 +45,10 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 # Storage is prepared in each worker after fork, never in the master (threads do not survive fork).
 preload_app = False
-# One JSON object per request on stdout (see app/accesslog.py); "-" is stdout, empty turns it off.
+# One JSON object per request on stdout (app/observability/accesslog.py); "-" is stdout, empty
+# turns it off.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
-logger_class = "app.accesslog.JsonAccessLogger"
+logger_class = "app.observability.accesslog.JsonAccessLogger"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # Addresses of the reverse proxies whose X-Forwarded-Proto gunicorn believes (comma-separated,
@@ -67,17 +69,15 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """With the JSON access log on, its line per request carries the audit facts (who was given
-    which object): the app then writes no second line for them (app/logs.py)."""
-    from app.accesslog import JsonAccessLogger
-    from app.logs import ACCESS_LOG_AUDIT
+    which object): the app then writes no second line for them (app/observability/logs.py)."""
+    from app.observability.accesslog import JsonAccessLogger
+    from app.web.runtime import EXTENSION
 
     logger, extensions = worker.log, getattr(worker.wsgi, "extensions", None)
-    if (
-        isinstance(logger, JsonAccessLogger)
-        and logger.writes_access_lines()
-        and extensions is not None
-    ):
-        extensions[ACCESS_LOG_AUDIT] = True
+    if isinstance(logger, JsonAccessLogger) and logger.writes_access_lines() and extensions:
+        runtime = extensions.get(EXTENSION)
+        if runtime is not None:
+            runtime.access_log_audit = True
 
 
 def child_exit(server, worker):

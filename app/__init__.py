@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 # First: where pyrax is installed, its pinned dependencies need collections' old ABC aliases
-# before python-swiftclient imports them (see app/storage/pyrax_backend.py).
-from .storage import pyrax_backend  # noqa: F401
+# before python-swiftclient imports them.
+from .storage import pyrax_compat  # noqa: F401
 
 # isort: split
 import logging
@@ -14,18 +14,19 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .auth import Authenticator
-from .config import Settings
-from .errors import problem, register_error_handlers
-from .limits import init_limits
-from .logs import configure_logging, init_request_ids
-from .metrics import init_metrics
-from .readiness import StorageState
-from .storage import StorageError, open_store
-from .webhooks import WebhookSender
+from .auth.authenticator import Authenticator
+from .observability.logs import configure_logging, init_request_ids
+from .observability.metrics import init_metrics
+from .settings.service import API_PREFLIGHT_MAX_AGE, Settings
+from .storage.factory import open_store
+from .storage.readiness import StorageReadiness
+from .uploads.webhooks import WebhookSender
+from .web import health, openapi, uploads
+from .web.limits import init_limits
+from .web.problems import register_error_handlers
+from .web.runtime import Runtime
 
 MAX_REQUEST_BYTES = 64 * 1024
-PREFLIGHT_MAX_AGE = 600
 
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
@@ -43,16 +44,22 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     logging.getLogger("swiftclient").setLevel(logging.CRITICAL + 1)
 
     security = settings.security
-    app.extensions["upload_signer.auth"] = Authenticator(settings.api_tokens, security)
-    app.extensions["upload_signer.policy"] = security.policy
-    if security.policy.trusted_proxies:
+    hops = security.policy.trusted_proxies
+    if hops:
         # Trust exactly that many hops of X-Forwarded-For/-Proto; a client cannot add more.
-        hops = security.policy.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     init_request_ids(app)
-    state = StorageState(settings, lambda: open_store(settings))
-    app.extensions["upload_signer.storage"] = state
-
+    state = Runtime(
+        settings=settings,
+        authenticator=Authenticator(settings.api_tokens, security),
+        storage=StorageReadiness(settings, lambda: open_store(settings)),
+        webhooks=(
+            WebhookSender(settings.webhook_url, settings.webhook_secret)
+            if settings.webhook_url and settings.webhook_secret
+            else None
+        ),
+    )
+    state.install(app)
     CORS(
         app,
         origins=list(settings.cors_origins),
@@ -60,23 +67,13 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         expose_headers=["X-Request-ID", "Retry-After"],
         # DELETE: a page cancels (aborts) its own uploads, DELETE /uploads/<upload_id>.
         methods=["GET", "POST", "DELETE", "OPTIONS"],
-        max_age=PREFLIGHT_MAX_AGE,
+        max_age=API_PREFLIGHT_MAX_AGE,
         supports_credentials=False,
     )
     register_error_handlers(app)
-    app.register_error_handler(
-        StorageError, lambda exc: problem(503, f"Storage failed: {exc}.", {"Retry-After": "5"})
-    )
-    if settings.webhook_url and settings.webhook_secret:
-        app.extensions["upload_signer.webhooks"] = WebhookSender(
-            settings.webhook_url, settings.webhook_secret
-        )
-    from .api import bp
-    from .openapi import bp as contract
-
-    app.register_blueprint(bp)
-    app.register_blueprint(contract)
+    for blueprint in (uploads.bp, health.bp, openapi.bp):
+        app.register_blueprint(blueprint)
     init_limits(app, security.limits)
     init_metrics(app)
-    state.start()
+    state.storage.start()
     return app

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.cli import _size
+from app.cli.main import size_argument
 
 from . import scenarios
 from .load import require_wrk
@@ -37,11 +37,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=4, help="signing: seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8, help="signing: wrk connections")
     parser.add_argument("--uploads", type=int, default=4, help="responsiveness: parallel uploads")
-    parser.add_argument("--upload-size", type=_size, default=256 * MIB, help="default 256M")
+    parser.add_argument("--upload-size", type=size_argument, default=256 * MIB, help="default 256M")
     # 256 MiB at 10 MiB/s takes 26 s: in flight during the whole probe, yet within gunicorn's
     # 30 s worker timeout, so that the proxied uploads can succeed too.
     parser.add_argument(
-        "--upload-rate", type=_size, default=10 * MIB, help="per upload, bytes/s (default 10M)"
+        "--upload-rate",
+        type=size_argument,
+        default=10 * MIB,
+        help="per upload, bytes/s (default 10M)",
     )
     parser.add_argument(
         "--window", type=float, default=40, help="seconds probed during direct uploads (40)"
@@ -49,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--probe-rate", type=float, default=50, help="probe requests/s")
     parser.add_argument(
         "--sizes",
-        type=lambda text: [_size(part) for part in text.split(",")],
+        type=lambda text: [size_argument(part) for part in text.split(",")],
         default=[MIB, 16 * MIB, 256 * MIB, 1024 * MIB],
         help="growth: comma-separated sizes (default 1M,16M,256M,1G)",
     )

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 from swiftclient.client import Connection  # noqa: E402
 
-from app.frontend_server import FrontendServer  # noqa: E402
+from app.cli.frontend_server import FrontendServer  # noqa: E402
 from bench.harness import (  # noqa: E402
     HEAP_LIMIT,
     MiB,
@@ -55,7 +55,7 @@ from bench.harness import (  # noqa: E402
 )
 from bench.link import emulated_link, parse_rate  # noqa: E402
 from tests.browser.frontend import launch_chromium  # noqa: E402
-from tests.servers import ApiServer, StorageServer  # noqa: E402
+from tests.support.servers import ApiServer, StorageServer  # noqa: E402
 
 TOKEN = secrets.token_urlsafe(24)
 CONTAINER = "bench-segmented"

@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from app import create_app
-from app.auth import require_auth
-from app.errors import ApiError
+from app.web.authentication import require_auth
+from app.web.problems import ApiError
+from app.web.runtime import runtime
 
 CHUNK = 64 * 1024
 bench = Blueprint("bench", __name__, url_prefix="/bench")
@@ -49,7 +50,7 @@ def proxy_upload(name: str) -> Any:
     length = request.content_length
     if length is None:
         raise ApiError(411, "Send Content-Length.")
-    signer = current_app.extensions["upload_signer.storage"].signer
+    signer = runtime().storage.signer
     if signer is None:
         raise ApiError(503, "Storage is not ready.")
     url = signer.sign("PUT", name, int(time.time()) + 3600)

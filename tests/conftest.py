@@ -11,10 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from tests.servers import ApiServer, StorageServer
-
-TOKEN = "test-token-0123456789abcdef"
-ALLOWED_ORIGIN = "http://allowed.example:8001"
+from tests.support.constants import ALLOWED_ORIGIN, TOKEN
+from tests.support.servers import ApiServer, StorageServer
 
 
 @pytest.fixture(scope="session")

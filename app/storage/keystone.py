@@ -17,11 +17,10 @@ from keystoneauth1 import exceptions as ks
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from ..config import KeystoneAuth
-from . import StorageError
+from ..settings.storage import KeystoneAuth
+from .interface import REAUTH_MARGIN, StorageError
 
 SERVICE = "object-store"
-REAUTH_MARGIN = 300  # seconds before the token's expiry at which a new one is fetched
 
 
 def v3_url(auth_url: str) -> str:

@@ -1,14 +1,11 @@
 """Rackspace Cloud Files through pyrax 1.10.0, the original SDK (``STORAGE_BACKEND=pyrax``).
 
-pyrax is unmaintained and pins python-novaclient 2.27.0, which drags in 2017 releases of
-python-keystoneclient and oslo.config. Those subclass ``collections.Mapping`` and friends, gone
-since Python 3.10, so they crash on import, and python-swiftclient imports keystoneclient
-whenever it is installed. :func:`alias_collections_abc` restores the old names, and only where
-pyrax is installed; ``app/__init__.py`` imports this module first for that reason, so this
-module imports neither pyrax nor swiftclient at the top.
+pyrax is unmaintained; its pinned dependencies need ``collections``' old ABC aliases on Python
+>= 3.10 (:mod:`app.storage.pyrax_compat`), so this module imports pyrax only when a store is
+built, never at the top.
 
-pyrax limits handled here: TempURLs are SHA1 only and GET/PUT only (``config`` insists on
-``TEMPURL_DIGEST=sha1``), ASCII paths only (object names are UUIDs; ``config`` checks the
+pyrax limits handled here: TempURLs are SHA1 only and GET/PUT only (the settings insist on
+``TEMPURL_DIGEST=sha1``), ASCII paths only (object names are UUIDs; the settings check the
 container), no ``filename`` option (appended here, outside the signature, as Swift expects), and
 ``get_temp_url_key()`` misses the key (it looks for a header name in the wrong case), so the key
 is read from the account headers and always passed explicitly.
@@ -16,9 +13,6 @@ is read from the account headers and always passed explicitly.
 
 from __future__ import annotations
 
-import collections
-import collections.abc
-import importlib.util
 import json
 import logging
 import threading
@@ -30,42 +24,24 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-from ..config import RackspaceAuth
-from . import StorageError, tempurl_key_headers
+from ..settings.storage import RackspaceAuth
+from .interface import (
+    REAUTH_MARGIN,
+    StorageError,
+    account_tempurl_keys,
+    describe_failure,
+    tempurl_key_headers,
+)
+from .pyrax_compat import alias_collections_abc
 
 log = logging.getLogger(__name__)
-_ABC_NAMES = (
-    "Callable",
-    "Iterable",
-    "Mapping",
-    "MutableMapping",
-    "MutableSequence",
-    "MutableSet",
-    "Sequence",
-    "Set",
-)
-ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
-REAUTH_MARGIN = 300.0
-
-
-def alias_collections_abc() -> None:
-    """Give ``collections`` its pre-3.10 ABC aliases, where pyrax (and its pins) is installed."""
-    if importlib.util.find_spec("pyrax") is None:
-        return
-    for name in _ABC_NAMES:
-        if not hasattr(collections, name):
-            setattr(collections, name, getattr(collections.abc, name))
-
-
-alias_collections_abc()
+alias_collections_abc()  # before anything imports pyrax or its pinned dependencies
 
 
 def _describe(exc: Exception) -> str:
-    """One line, no token: pyrax exceptions carry the HTTP code in ``.code`` when there is one."""
+    """pyrax exceptions carry the HTTP code in ``.code`` when there is one."""
     code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return f"storage answered {code}"
-    return f"storage unreachable ({type(exc).__name__})"
+    return describe_failure(exc, code if isinstance(code, int) else None)
 
 
 @dataclass(frozen=True)
@@ -273,9 +249,7 @@ class PyraxStore:
     def tempurl_keys(self) -> tuple[str | None, str | None]:
         # Not client.get_temp_url_key(): it misses the key (header-case bug in pyrax 1.10.0).
         response = self._call("account HEAD", "head", "")
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        first, second = (headers.get(name) or None for name in ACCOUNT_KEY_HEADERS)
-        return first, second
+        return account_tempurl_keys({k.lower(): v for k, v in response.headers.items()})
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None:
         headers = tempurl_key_headers(key, key2)

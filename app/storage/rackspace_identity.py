@@ -17,12 +17,11 @@ from datetime import datetime
 
 import requests
 
-from ..config import RackspaceAuth
-from . import StorageError
+from ..settings.storage import RackspaceAuth
+from .interface import REAUTH_MARGIN, StorageError
 
 log = logging.getLogger(__name__)
 CLOUD_FILES = ("cloudFiles", "object-store")  # catalog name and type
-REAUTH_MARGIN = 300.0  # seconds before `expires` at which a new token is fetched
 INTERFACES = {"public": "publicURL", "internal": "internalURL"}
 
 

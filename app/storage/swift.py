@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
 
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
-from ..config import KeystoneAuth, RackspaceAuth, SwiftV1Auth
-from ..metrics import record_reauthentication, record_storage_error
-from . import StorageError, TokenSource, tempurl_key_headers
+from ..observability.metrics import record_reauthentication, record_storage_error
+from ..settings.storage import KeystoneAuth, RackspaceAuth, SwiftV1Auth
+from .interface import (
+    StorageError,
+    TokenSource,
+    account_tempurl_keys,
+    describe_failure,
+    tempurl_key_headers,
+)
 from .rackspace_identity import RackspaceIdentity
 
 log = logging.getLogger(__name__)
-ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
 
 # One retry: swiftclient re-authenticates by itself when a call gets 401 (expired token), and a
 # dead store must not hold a request for long.
@@ -54,16 +58,11 @@ class _SessionConnection(_CountedConnection):
 
 
 def _describe(exc: Exception) -> str:
-    """A one-line reason that never carries the token or a signed URL."""
     if isinstance(exc, ClientException):
-        if exc.http_status is not None:
-            try:
-                phrase = HTTPStatus(exc.http_status).phrase
-            except ValueError:
-                phrase = exc.http_reason or ""
-            return f"storage answered {exc.http_status} {phrase}".strip()
-        return "storage unreachable"
-    return f"storage unreachable ({type(exc).__name__})"
+        if exc.http_status is None:
+            return "storage unreachable"
+        return describe_failure(exc, exc.http_status, exc.http_reason)
+    return describe_failure(exc, None)
 
 
 class SwiftStore:
@@ -155,9 +154,7 @@ class SwiftStore:
         self._call("container POST", self._conn.post_container, container, headers)
 
     def tempurl_keys(self) -> tuple[str | None, str | None]:
-        headers = self._call("account HEAD", self._conn.head_account)
-        first, second = (headers.get(name) or None for name in ACCOUNT_KEY_HEADERS)
-        return first, second
+        return account_tempurl_keys(self._call("account HEAD", self._conn.head_account))
 
     def set_tempurl_keys(self, key: str, key2: str | None) -> None:
         headers = tempurl_key_headers(key, key2)

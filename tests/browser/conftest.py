@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from swiftclient.client import Connection
 
-from app.frontend_server import FrontendServer
+from app.cli.frontend_server import FrontendServer
 from tests.browser.frontend import config_js, launch_chromium
-from tests.conftest import TOKEN
-from tests.servers import ApiServer, StorageServer
+from tests.support.constants import TOKEN
+from tests.support.servers import ApiServer, StorageServer
 
 # Its own container: the API's start-up writes the container's CORS origins, and the other
 # tests' API servers allow another origin on theirs.

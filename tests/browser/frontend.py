@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Playwright
 
-from app.devserver import frontend_config
+from app.cli.dev import frontend_config
 
 CHROMIUM = "/usr/bin/chromium"
 # No internet here: without these, Chromium keeps trying to reach Google services.

@@ -9,10 +9,10 @@ import pytest
 import requests
 from playwright.sync_api import Page, Request, Route, expect
 
-from app.frontend_server import FrontendServer
+from app.cli.frontend_server import FrontendServer
 from tests.browser.pages import UploadPage
-from tests.conftest import TOKEN
-from tests.servers import ApiServer, StorageServer
+from tests.support.constants import TOKEN
+from tests.support.servers import ApiServer, StorageServer
 
 URL_TTL = 3  # seconds an upload URL is valid on the expiring API
 

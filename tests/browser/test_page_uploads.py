@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import Page, expect
 from swiftclient.client import ClientException, Connection
 
-from app.frontend_server import FrontendServer
+from app.cli.frontend_server import FrontendServer
 from tests.browser.conftest import CONTAINER
 from tests.browser.pages import UploadPage
 

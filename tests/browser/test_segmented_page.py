@@ -15,10 +15,10 @@ import requests
 from playwright.sync_api import Page, Request, Route, expect
 from swiftclient.client import Connection
 
-from app.frontend_server import FrontendServer
+from app.cli.frontend_server import FrontendServer
 from tests.browser.pages import UploadPage
-from tests.conftest import TOKEN
-from tests.servers import ApiServer, StorageServer
+from tests.support.constants import TOKEN
+from tests.support.servers import ApiServer, StorageServer
 
 MiB = 1024 * 1024
 PART = 2 * MiB

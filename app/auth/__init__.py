@@ -1,0 +1,1 @@
+"""Who the caller is: API tokens and JWTs, with no Flask in it."""

@@ -1,0 +1,1 @@
+"""What the service tells its operators: JSON logs, the access-log audit, Prometheus metrics."""

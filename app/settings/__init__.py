@@ -1,0 +1,1 @@
+"""Settings from the environment: shared parsers, storage providers, security, the service."""

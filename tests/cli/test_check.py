@@ -1,0 +1,185 @@
+"""`upload-signer check`: against the real embedded Swift, and against mocked Rackspace/Keystone."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import uuid
+
+import pytest
+import requests_mock
+from swiftclient import client as swift_client
+
+from app.cli.check import run_check
+from tests.support import rackspace
+from tests.support.constants import ALLOWED_ORIGIN, TOKEN
+from tests.support.fake_swift import FakeSwiftAccount
+from tests.support.servers import BIN, ROOT
+
+OTHER_ORIGIN = "https://second.example"
+
+
+@pytest.fixture
+def check_env(swift) -> dict[str, str]:
+    """The service's settings on a container of its own, so other tests' state does not matter."""
+    return swift.env | {
+        "API_TOKENS": TOKEN,
+        "CORS_ORIGINS": f"{ALLOWED_ORIGIN},{OTHER_ORIGIN}",
+        "UPLOAD_CONTAINER": f"check-{uuid.uuid4().hex[:8]}",
+    }
+
+
+def check(env: dict[str, str], fix: bool = False) -> tuple[int, list[str]]:
+    out = io.StringIO()
+    code = run_check(env, fix=fix, out=out)
+    return code, out.getvalue().splitlines()
+
+
+def line(lines: list[str], step: str) -> str:
+    found = [text for text in lines if text[6:].startswith(step)]
+    assert found, f"no {step!r} line in {lines}"
+    return found[0]
+
+
+def swift_conn(env: dict[str, str]) -> swift_client.Connection:
+    return swift_client.Connection(env["ST_AUTH"], env["ST_USER"], env["ST_KEY"])
+
+
+def test_check_fix_prepares_and_then_every_step_passes(check_env):
+    code, lines = check(check_env)
+    assert code == 1
+    assert line(lines, "container").startswith("FAIL")
+    assert "does not exist" in line(lines, "container")
+    code, lines = check(check_env, fix=True)
+    assert code == 0, lines
+    for step in ("authenticate", "container CORS", "TempURL key", "TempURL PUT", "TempURL GET"):
+        assert line(lines, step).startswith("ok"), lines
+    assert [text for text in lines if "CORS preflight" in text] == [
+        f"ok    CORS preflight         {ALLOWED_ORIGIN} may PUT",
+        f"ok    CORS preflight         {OTHER_ORIGIN} may PUT",
+    ]
+    assert "sha256 is allowed" in line(lines, "cluster digests")
+    assert lines[-1] == "all checks passed: browsers can upload"
+    # Its own test object is gone, and nothing else was written.
+    _, listing = swift_conn(check_env).get_container(check_env["UPLOAD_CONTAINER"])
+    assert listing == []
+
+
+def test_check_names_a_broken_cors_setup_and_fix_repairs_it(check_env):
+    assert check(check_env, fix=True)[0] == 0
+    container = check_env["UPLOAD_CONTAINER"]
+    swift_conn(check_env).post_container(
+        container, {"X-Container-Meta-Access-Control-Allow-Origin": "https://stale.example"}
+    )
+    code, lines = check(check_env)
+    assert code == 1
+    cors = line(lines, "container CORS")
+    assert cors.startswith("FAIL")
+    assert "allows https://stale.example, not" in cors and ALLOWED_ORIGIN in cors
+    assert "upload-signer check --fix" in cors
+    preflights = [text for text in lines if "CORS preflight" in text]
+    assert len(preflights) == 2 and all(text.startswith("FAIL") for text in preflights)
+    assert "answered 401 to a browser's preflight from" in preflights[0]
+    assert lines[-1] == "3 check(s) failed"
+    # Without --fix, check changed nothing.
+    headers = swift_conn(check_env).head_container(container)
+    assert headers["x-container-meta-access-control-allow-origin"] == "https://stale.example"
+    assert check(check_env, fix=True)[0] == 0
+
+
+def test_check_catches_a_missing_origin_in_a_partial_cors_list(check_env):
+    assert check(check_env, fix=True)[0] == 0
+    swift_conn(check_env).post_container(
+        check_env["UPLOAD_CONTAINER"],
+        {"X-Container-Meta-Access-Control-Allow-Origin": ALLOWED_ORIGIN},
+    )
+    code, lines = check(check_env)
+    assert code == 1
+    assert f"not {OTHER_ORIGIN};" in line(lines, "container CORS")
+    preflights = [text for text in lines if "CORS preflight" in text]
+    assert preflights[0].startswith("ok") and preflights[1].startswith("FAIL")
+
+
+def test_check_never_prints_secrets(check_env):
+    _, lines = check(check_env, fix=True)
+    text = "\n".join(lines)
+    assert check_env["ST_KEY"] not in text
+    assert "temp_url_sig" not in text and "AUTH_tk" not in text
+
+
+def test_wrong_credentials_stop_at_authenticate(check_env):
+    code, lines = check(check_env | {"ST_KEY": "wrong-key"})
+    assert code == 1
+    assert (
+        lines[0] == "FAIL  authenticate           authenticate: storage answered 401 Unauthorized"
+    )
+    assert len(lines) == 2  # nothing else can be checked
+
+
+def test_a_configuration_error_exits_2():
+    code, lines = check({"API_TOKENS": TOKEN})
+    assert code == 2
+    assert lines[0].startswith("FAIL  configuration          no storage credentials")
+
+
+def test_the_cli_runs_check_with_the_service_environment(check_env):
+    result = subprocess.run(
+        [str(BIN / "upload-signer"), "check", "--fix"],
+        env=os.environ | check_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all checks passed" in result.stdout
+    assert result.stderr == ""
+
+
+# -- the same check on Rackspace (ServiceNet) and Keystone, mocked -------------------------------
+def test_check_passes_on_rackspace_with_servicenet():
+    env = rackspace.ENV | {"RACKSPACE_REGION": "IAD", "RACKSPACE_SERVICENET": "1"}
+    with requests_mock.Mocker() as mock:
+        mock.post(f"{rackspace.IDENTITY}/tokens", json=rackspace.token_answer())
+        files = FakeSwiftAccount(
+            mock, rackspace.internal_url("IAD"), {"tok-1"}, rackspace.public_url("IAD")
+        )
+        code, lines = check(env, fix=True)
+        assert code == 0, lines
+        assert line(lines, "authenticate") == (
+            f"ok    authenticate           rackspace, storage URL {rackspace.public_url('IAD')} "
+            f"(own calls: {rackspace.internal_url('IAD')}), region IAD"
+        )
+        assert files.objects == {}  # deleted again
+        puts = [r for r in mock.request_history if r.method == "PUT" and "temp_url_sig" in r.url]
+        assert puts and puts[0].url.startswith(rackspace.public_url("IAD"))
+
+
+def test_check_names_an_unknown_rackspace_region():
+    with requests_mock.Mocker() as mock:
+        mock.post(f"{rackspace.IDENTITY}/tokens", json=rackspace.token_answer())
+        code, lines = check(rackspace.ENV | {"RACKSPACE_REGION": "SFO"})
+    assert code == 1
+    assert lines[0] == (
+        "FAIL  authenticate           Cloud Files has no endpoint in region SFO; "
+        "the catalog has: DFW, HKG, IAD, LON, ORD, SYD"
+    )
+
+
+def test_check_passes_on_keystone():
+    from tests.storage.test_providers import KEYSTONE, SWIFT_PUBLIC, keystone_env, keystone_token
+
+    with requests_mock.Mocker() as mock:
+        mock.post(
+            f"{KEYSTONE}/auth/tokens",
+            status_code=201,
+            json=keystone_token(["password"]),
+            headers={"X-Subject-Token": "ks-token"},
+        )
+        FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-token"})
+        code, lines = check(keystone_env(), fix=True)
+    assert code == 0, lines
+    assert line(lines, "authenticate") == (
+        f"ok    authenticate           keystone-v3, storage URL {SWIFT_PUBLIC}, region RegionTwo"
+    )

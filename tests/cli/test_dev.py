@@ -1,0 +1,100 @@
+"""`upload-signer dev` (what `make run` starts): the whole stack up, usable, and fully stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from app.embedded.node import free_port
+from tests.cli.test_cli import _wait_gone
+from tests.support.servers import BIN, ROOT
+
+
+@pytest.fixture
+def dev_stack(tmp_path):
+    ports = {"api": free_port(), "frontend": free_port(), "storage": free_port()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "API_TOKENS", "CORS_"))}
+    options = [f"--{name}-port={port}" for name, port in ports.items()]
+    process = subprocess.Popen(
+        [
+            str(BIN / "upload-signer"),
+            "dev",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--workers=1",
+            *options,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "Ctrl-C stops everything." not in lines:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+        yield process, lines, ports
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.stdout.close()
+
+
+def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tmp_path):
+    process, lines, ports = dev_stack
+    assert "Ctrl-C stops everything." in lines, lines
+    printed = dict(line.split(":", 1) for line in lines if line.startswith(("API:", "Token:")))
+    api, token = printed["API"].strip(), printed["Token"].strip()
+    assert api == f"http://127.0.0.1:{ports['api']}", lines
+    answer = requests.post(
+        api + "/uploads",
+        json={"filename": "dev.txt"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    assert answer["upload_url"].startswith(f"http://127.0.0.1:{ports['storage']}/v1/")
+    assert requests.put(
+        answer["upload_url"], data=b"dev", headers=answer["upload_headers"], timeout=10
+    ).ok
+    assert requests.get(answer["download_url"], timeout=10).content == b"dev"
+
+    page = next(line for line in lines if line.startswith("Frontend:")).split()[1]
+    assert page == f"http://127.0.0.1:{ports['frontend']}/"
+    assert "<html" in requests.get(page, timeout=10).text.lower()
+    config = requests.get(page + "config.js", timeout=10).text
+    assert f'"apiBase": "{api}"' in config and f'"token": "{token}"' in config
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    assert _wait_gone(tmp_path / "data") == []
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api + "/healthz", timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("api_tokens", "usable"),
+    [
+        ("plain-token-0123456789", "plain-token-0123456789"),
+        ("alice:alice-token-0123456789,bob:bob-token-0123456789", "alice-token-0123456789"),
+        ("alice:sha256:" + "a" * 64 + ",bob:bob-token-0123456789", "bob-token-0123456789"),
+        ("alice:sha256:" + "a" * 64, None),
+    ],
+)
+def test_dev_prints_a_token_a_client_can_send(api_tokens, usable):
+    from app.settings.security import usable_token
+
+    assert usable_token(api_tokens) == usable
