@@ -5,7 +5,7 @@
 Starts the embedded Swift, the API under gunicorn and the page on a second origin (as
 ``make run`` does), makes a file of random bytes, then per round uploads it once with ``curl -T``
 to a fresh TempURL and once through the page (picked in the file input, as a person would).
-Prints the two targets of issue 3 and writes the figures as JSON under bench/results/:
+Prints the two targets and writes the figures as JSON under bench/results/:
 
 - throughput of the browser's PUT (Resource Timing of the XHR) / curl's, target >= 0.7;
 - peak JS heap of the page during the upload (DevTools protocol), target < 64 MiB: the

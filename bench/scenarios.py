@@ -1,4 +1,4 @@
-"""The three measurements of issue 7: signing near the floor, responsiveness, cost growth."""
+"""The three signing measurements: signing near the floor, responsiveness, cost growth."""
 
 from __future__ import annotations
 

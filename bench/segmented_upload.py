@@ -8,7 +8,7 @@ Starts the embedded Swift, two APIs on it (one that segments above 64 MiB, as by
 one whose SEGMENT_THRESHOLD keeps the file a single PUT) and the demo page on a second origin.
 Per round it uploads the file with curl, then through the page (picked in the file input) as a
 single PUT, segmented, and segmented without MD5 (``upload: {checksum: false}`` in config.js).
-Prints the issue's targets and writes the figures as JSON under bench/results/:
+Prints the targets and writes the figures as JSON under bench/results/:
 
 - segmented throughput >= single PUT throughput (time from the first byte sent to the
   API's answer to ``complete``, from the page's Resource Timing; curl's ``time_total``);

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -33,6 +33,7 @@ from .interface import (
     tempurl_key_headers,
 )
 from .pyrax_compat import alias_collections_abc
+from .signing import Signer
 
 log = logging.getLogger(__name__)
 alias_collections_abc()  # before anything imports pyrax or its pinned dependencies
@@ -45,25 +46,20 @@ def _describe(exc: Exception) -> str:
 
 
 @dataclass(frozen=True)
-class PyraxSigner:
-    """Signs with pyrax's ``get_temp_url``; the same interface as :class:`app.signing.Signer`."""
+class PyraxSigner(Signer):
+    """Signs with pyrax's ``get_temp_url``; the URL is built as :class:`Signer` builds it."""
 
-    storage_url: str
-    container: str
-    key: str = field(repr=False)
-    client: Any = field(repr=False, compare=False)
     digest: str = "sha1"
+    client: Any = field(default=None, repr=False, compare=False)
 
-    def sign(
+    def signed_query(
         self,
         method: str,
         object_name: str,
         expires: int,
-        filename: str | None = None,
-        container: str | None = None,
-        *,
-        ip_range: str | None = None,
-        prefix: str | None = None,
+        container: str | None,
+        ip_range: str | None,
+        prefix: str | None,
     ) -> str:
         if ip_range is not None or prefix is not None:
             raise ValueError("pyrax cannot sign temp_url_ip_range or temp_url_prefix URLs")
@@ -81,13 +77,10 @@ class PyraxSigner:
                 method,
                 key=self.key,
             )
-            if parse_qs(urlsplit(url).query)["temp_url_expires"] == [str(expires)]:
-                break
-        else:
-            raise RuntimeError("pyrax kept signing another expiry than asked")
-        if filename is not None:
-            url += "&filename=" + quote(filename, safe="")
-        return url
+            query = urlsplit(url).query
+            if parse_qs(query)["temp_url_expires"] == [str(expires)]:
+                return query
+        raise RuntimeError("pyrax kept signing another expiry than asked")
 
 
 class PyraxStore:
@@ -260,4 +253,6 @@ class PyraxStore:
             raise StorageError(
                 "STORAGE_BACKEND=pyrax signs with SHA1 only: set TEMPURL_DIGEST=sha1"
             )
-        return PyraxSigner(self.public_url, container, key, self._client(public=True), digest)
+        return PyraxSigner(
+            self.public_url, container, key, digest=digest, client=self._client(public=True)
+        )

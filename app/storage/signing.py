@@ -60,6 +60,27 @@ class Signer:
         """
         if prefix is not None and not object_name.startswith(prefix):
             raise ValueError("object_name must start with prefix")
+        query = self.signed_query(method, object_name, expires, container, ip_range, prefix)
+        if container is None:  # the hot path: the upload container's part is quoted once
+            path = self._quoted_container_path + quote(object_name)
+        else:
+            path = self.quoted_path(object_name, container)
+        url = f"{self._origin}{path}?{query}"
+        if filename is not None:
+            url += "&filename=" + quote(filename, safe="")
+        record_signed(method)
+        return url
+
+    def signed_query(
+        self,
+        method: str,
+        object_name: str,
+        expires: int,
+        container: str | None,
+        ip_range: str | None,
+        prefix: str | None,
+    ) -> str:
+        """The query string that carries the signature (``temp_url_sig=…&temp_url_expires=…``)."""
         signed = generate_temp_url(
             self.object_path(prefix if prefix is not None else object_name, container),
             expires,
@@ -70,16 +91,7 @@ class Signer:
             ip_range=ip_range,
             digest=self.digest,
         )
-        query = signed.rpartition("?")[2]  # an object name may hold a "?" itself
-        if container is None:  # the hot path: the upload container's part is quoted once
-            path = self._quoted_container_path + quote(object_name)
-        else:
-            path = self.quoted_path(object_name, container)
-        url = f"{self._origin}{path}?{query}"
-        if filename is not None:
-            url += "&filename=" + quote(filename, safe="")
-        record_signed(method)
-        return url
+        return signed.rpartition("?")[2]  # an object name may hold a "?" itself
 
 
 @lru_cache(maxsize=64)  # expiry times repeat within a second: formatted once per worker

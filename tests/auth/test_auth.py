@@ -41,7 +41,7 @@ def token_client(env):
     entries = [
         f"alice:{ALICE}",
         f"bob:sha256:{hashlib.sha256(BOB.encode()).hexdigest()}",
-        TOKEN,  # bare, as before
+        TOKEN,  # bare: the subject is a hash of the token
     ]
     app = create_app(env | {"API_TOKENS": ",".join(entries), "UPLOAD_SUBJECT_PREFIX": "true"})
     return app.test_client()
