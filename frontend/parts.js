@@ -1,8 +1,7 @@
 /**
  * parts.js — the bookkeeping of a segmented upload, with no network and no DOM, so Node's test
  * runner covers it: which part goes next, combined progress, part URLs and when they expire,
- * a limit on connections per storage origin, and what localStorage remembers for resume.
- * uploader.js drives it; see docs/frontend.md.
+ * and what localStorage remembers for resume. segmented.js drives it; see docs/frontend.md.
  */
 
 /** Offset and length of the 1-based part `number`, as the API's plan cuts the file. */
@@ -116,7 +115,7 @@ export class PartUrls {
     return url && now + margin < url.expires ? url.upload_url : null;
   }
 
-  /** The part's URL if it arrived at or after `time`, expired or not (see uploader.js). */
+  /** The part's URL if it arrived at or after `time`, expired or not (see segmented.js). */
   since(number, time) {
     const url = this.urls.get(number);
     return url && url.received >= time ? url.upload_url : null;
@@ -133,55 +132,9 @@ export class PartUrls {
   }
 }
 
-/**
- * A counting semaphore. Browsers open at most 6 HTTP/1.1 connections per host and queue the
- * rest silently; a PUT queued there shows no progress and would trip the stall timer, so
- * uploads take a slot per storage origin before they start.
- */
-export class Slots {
-  constructor(size) {
-    this.size = size;
-    this.used = 0;
-    this.waiting = [];
-  }
-
-  /** Resolves when a slot is free; rejects if `signal` aborts first. */
-  acquire(signal) {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.used < this.size) {
-      this.used += 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject, signal };
-      waiter.onAbort = () => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        reject(signal.reason);
-      };
-      signal?.addEventListener("abort", waiter.onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  release() {
-    const waiter = this.waiting.shift();
-    if (!waiter) {
-      this.used = Math.max(0, this.used - 1);
-      return;
-    }
-    waiter.signal?.removeEventListener("abort", waiter.onAbort);
-    waiter.resolve(); // the slot passes straight on
-  }
-}
-
-const slotsByOrigin = new Map();
-
-/** The shared slots of one storage origin (6, a browser's limit per host). */
-export function originSlots(url, size = 6) {
-  const origin = new URL(url).origin;
-  if (!slotsByOrigin.has(origin)) slotsByOrigin.set(origin, new Slots(size));
-  return slotsByOrigin.get(origin);
-}
+// Connection slots serve every PUT, single or part: they are the HTTP layer's. Exported here
+// too, for code that imports them with the rest of the part bookkeeping.
+export { Slots, originSlots } from "./http.js";
 
 // ---------------------------------------------------------------- resume bookkeeping
 
