@@ -148,7 +148,7 @@ export class ApiClient {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.send(call);
-      } catch (error) {
+      } catch (/** @type {any} */ error) {
         if (!isTransient(error) || attempt > this.retries) throw error;
         const why = { reason: error.kind, status: error.status, retryAfter: error.retryAfter };
         await waitToRetry(attempt, why, this.backoff, this.onRetry, call.signal);
@@ -255,7 +255,7 @@ export function callApi(apiBase, token, { httpStack, ...call }) {
  * @param {string} token
  * @param {{filename?: string, contentType?: string, size: number}} file
  * @param {AbortSignal} [signal]
- * @param {{httpStack?: Partial<import("./http.js").HttpStack>}} [options]
+ * @param {{httpStack?: Partial<import("./http.js").HttpStack>}} options  optional
  * @returns {Promise<SignedUpload>}
  */
 export function requestUpload(apiBase, token, file, signal, { httpStack } = {}) {

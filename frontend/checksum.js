@@ -22,7 +22,8 @@ let loading = null;
 function loadCreateMD5() {
   loading ??= import(VENDORED).then((module) => {
     // A UMD file: CommonJS exports under Node, a `hashwasm` global in a browser.
-    const create = module.createMD5 ?? module.default?.createMD5 ?? globalThis.hashwasm?.createMD5;
+    const create =
+      module.createMD5 ?? module.default?.createMD5 ?? /** @type {any} */ (globalThis).hashwasm?.createMD5;
     if (typeof create !== "function") throw new Error("hash-wasm's createMD5 is missing");
     return create;
   });
@@ -47,23 +48,25 @@ export async function md5Available() {
 // a default reader hands out a new chunk each time, and these pile up as garbage (outside the
 // JS heap) faster than the collector frees them: 16 MiB parts left ~85 MiB of ArrayBuffers.
 const CHUNK = 1024 * 1024;
-let spare = null; // one buffer kept between parts (and uploads)
+/** @type {ArrayBuffer|null} one buffer kept between parts (and uploads) */
+let spare = null;
 
 /**
  * Hex MD5 of `blob`, streamed chunk by chunk (`Blob.stream()`): never the whole part in memory.
  * Rejects with the signal's reason if `signal` aborts.
  * @param {Blob} blob
- * @param {{signal?: AbortSignal}} [options]
+ * @param {{signal?: AbortSignal}} options  optional
  * @returns {Promise<string>}
  */
 export async function md5Blob(blob, { signal } = {}) {
   const hasher = await (await loadCreateMD5())();
   hasher.init();
   const stream = blob.stream();
+  /** @type {any} a BYOB reader, or a default one */
   let reader;
   let buffer = null;
   try {
-    reader = stream.getReader({ mode: "byob" });
+    reader = /** @type {any} */ (stream).getReader({ mode: "byob" });
     buffer = spare ?? new ArrayBuffer(CHUNK);
     spare = null;
   } catch {
@@ -72,6 +75,7 @@ export async function md5Blob(blob, { signal } = {}) {
   try {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
+      /** @type {{done: boolean, value?: Uint8Array}} */
       const { done, value } = buffer ? await reader.read(new Uint8Array(buffer)) : await reader.read();
       if (buffer && value) buffer = value.buffer; // the same memory, handed back
       if (done) break;
@@ -142,10 +146,15 @@ export class PartHasher {
     const blob = this.blob(number);
     const entry = { done: false, promise: this.#queue.then(() => md5Blob(blob, { signal })) };
     entry.promise.then(
-      () => (entry.done = true),
+      () => {
+        entry.done = true;
+      },
       () => this.#parts.delete(number), // aborted: nothing to keep
     );
-    this.#queue = entry.promise.catch(() => {});
+    this.#queue = entry.promise.then(
+      () => {},
+      () => {},
+    );
     this.#parts.set(number, entry);
     return entry;
   }

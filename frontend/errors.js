@@ -21,7 +21,7 @@ export class UploadError extends Error {
   /**
    * @param {UploadErrorKind} kind
    * @param {string} message
-   * @param {UploadErrorInit} [init]
+   * @param {UploadErrorInit} init  optional
    */
   constructor(
     kind,
@@ -54,7 +54,7 @@ export const abortError = () => new UploadError("aborted", "The upload was cance
  * What to do after a storage (or API) answer with this HTTP status; 0 means no answer at all
  * (network error, CORS refusal, abort by the stall timer).
  * @param {number} status
- * @param {{fromStorage?: boolean}} [where]  false for the API, whose 401 is a bad token
+ * @param {{fromStorage?: boolean}} where  optional; `fromStorage` false for the API, whose 401 is a bad token
  * @returns {"done"|"retry"|"refresh"|"fail"}
  */
 export function classifyStatus(status, { fromStorage = true } = {}) {
@@ -79,6 +79,7 @@ export function problemDetail(text) {
   }
 }
 
+/** @type {Record<number, string>} */
 const STORAGE_REFUSALS = {
   401: "storage refused the upload URL (401) even after a fresh one was requested",
   403: "storage forbids this upload (403)",

@@ -47,7 +47,7 @@ const NO_ANSWER = Object.freeze({ status: 0, etag: "", retryAfter: null, text: "
  * One PUT with XMLHttpRequest; the HttpStack `put` of the default stack.
  * @param {string} url
  * @param {Blob} blob  a File/Blob body is streamed from disk by the browser
- * @param {PutRequest} [request]
+ * @param {PutRequest} request  optional
  * @returns {Promise<PutAnswer>}
  */
 function xhrPut(url, blob, { headers = {}, onProgress, signal } = {}) {
@@ -121,10 +121,13 @@ export const defaultHttpStack = Object.freeze({
  */
 export function resolveHttpStack(custom) {
   if (!custom) return defaultHttpStack;
-  /** @param {keyof HttpStack} name */
-  const pick = (name) =>
-    typeof custom[name] === "function" ? custom[name].bind(custom) : defaultHttpStack[name];
-  return { put: pick("put"), request: pick("request"), reachable: pick("reachable") };
+  /** @type {any} */
+  const stack = { ...defaultHttpStack };
+  for (const name of /** @type {(keyof HttpStack)[]} */ (["put", "request", "reachable"])) {
+    const given = custom[name];
+    if (typeof given === "function") stack[name] = given.bind(custom);
+  }
+  return stack;
 }
 
 /**
@@ -134,14 +137,15 @@ export function resolveHttpStack(custom) {
  * @param {Pick<HttpStack, "put">} stack
  * @param {string} url
  * @param {Blob} blob
- * @param {PutRequest & {stallTimeout?: number}} [request]
+ * @param {PutRequest & {stallTimeout?: number}} request  optional
  * @returns {Promise<PutAnswer>}
  */
 export function watchedPut(stack, url, blob, { headers = {}, onProgress, signal, stallTimeout = 0 } = {}) {
   if (signal?.aborted) return Promise.reject(abortError());
   const attempt = new AbortController();
   let stalled = false;
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout>|undefined} */
+  let timer;
   const arm = () => {
     if (!stallTimeout) return;
     clearTimeout(timer);

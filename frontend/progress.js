@@ -22,7 +22,7 @@ import { DEFAULTS } from "./options.js";
 export class ProgressMeter {
   /**
    * @param {number} total  bytes
-   * @param {{window?: number, now?: number, loaded?: number}} [options]
+   * @param {{window?: number, now?: number, loaded?: number}} options  optional; `window` in ms
    */
   constructor(total, { window = DEFAULTS.speedWindow, now = Date.now(), loaded = 0 } = {}) {
     this.total = total;

@@ -36,7 +36,7 @@ const PROGRESS_INTERVAL = 100;
 
 /**
  * A record of `pendingUploads`: a remembered plan and the file it is for.
- * @typedef {SegmentedPlan & {file: FileKey, saved: number}} PendingUpload
+ * @typedef {import("./parts.js").ResumeRecord & {file: FileKey}} PendingUpload
  */
 
 /**
@@ -79,7 +79,7 @@ export async function resumedPlan(run) {
   let status;
   try {
     status = await run.api.status(record.upload_id, run.signal);
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     // Expired (404), aborted (404), another caller's (403): start over.
     if (error.kind !== "api" || ![403, 404, 409, 410].includes(error.status)) throw error;
     return startOver();
@@ -136,7 +136,7 @@ export async function uploadSegmented(run, plan) {
     upload.state = "completing";
     try {
       return await run.complete(Object.fromEntries(etags));
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       const missing = error.problem?.missing_parts;
       if (error.status !== 409 || !Array.isArray(missing) || round >= COMPLETE_ROUNDS) throw error;
       // Storage lost or never kept these: send them again, then complete again.
@@ -171,6 +171,7 @@ async function sendParts(job) {
   const stop = () => stopping.abort();
   cancelled.addEventListener("abort", stop, { once: true });
   if (cancelled.aborted) stopping.abort();
+  /** @type {any} the first failure, an UploadError unless something unforeseen threw */
   let failure = null;
   const worker = async () => {
     for (let number = job.schedule.next(); number !== null; number = job.schedule.next()) {

@@ -168,7 +168,7 @@ export class Upload extends EventTarget {
    */
   #emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
-    this.options[EVENT_CALLBACKS[type]]?.(detail);
+    /** @type {((detail: object) => void)|undefined} */ (this.options[EVENT_CALLBACKS[type]])?.(detail);
   }
 
   async #run() {
