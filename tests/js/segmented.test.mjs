@@ -137,7 +137,8 @@ describe("segmented upload", () => {
     const small = new File([bytes.subarray(0, 300)], "small.bin");
     // Part 1 goes out before the expiry, part 2 after it.
     const put = api.put;
-    api.put = (url, blob, request) => new Promise((go) => setTimeout(go, 30)).then(() => put(url, blob, request));
+    api.put = (url, blob, request) =>
+      new Promise((go) => setTimeout(go, 30)).then(() => put(url, blob, request));
     const upload = new Upload(small, over(api, { parallel: 1, checksum: false }));
     const reasons = [];
     upload.addEventListener("retry", (e) => reasons.push(e.detail.reason));

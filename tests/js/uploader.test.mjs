@@ -39,17 +39,38 @@ describe("classifyStatus", () => {
 describe("backoffDelay", () => {
   const options = { retryDelay: 1000, maxRetryDelay: 10_000 };
   it("doubles per attempt, jittered between half and all of the ceiling", () => {
-    assert.equal(backoffDelay(1, options, null, () => 0), 500);
-    assert.equal(backoffDelay(1, options, null, () => 1), 1000);
-    assert.equal(backoffDelay(3, options, null, () => 1), 4000);
+    assert.equal(
+      backoffDelay(1, options, null, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffDelay(1, options, null, () => 1),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(3, options, null, () => 1),
+      4000,
+    );
   });
   it("never waits longer than maxRetryDelay", () => {
-    assert.equal(backoffDelay(20, options, null, () => 1), 10_000);
-    assert.equal(backoffDelay(2, options, "3600", () => 0), 10_000);
+    assert.equal(
+      backoffDelay(20, options, null, () => 1),
+      10_000,
+    );
+    assert.equal(
+      backoffDelay(2, options, "3600", () => 0),
+      10_000,
+    );
   });
   it("honours a longer Retry-After", () => {
-    assert.equal(backoffDelay(1, options, "5", () => 0), 5000);
-    assert.equal(backoffDelay(4, options, "1", () => 1), 8000);
+    assert.equal(
+      backoffDelay(1, options, "5", () => 0),
+      5000,
+    );
+    assert.equal(
+      backoffDelay(4, options, "1", () => 1),
+      8000,
+    );
   });
 });
 
@@ -272,7 +293,10 @@ describe("Upload", () => {
 
   it("is cancelled by an AbortSignal", async () => {
     const controller = new AbortController();
-    const promise = uploadFile(file, { ...over(fakeApi(), fakeStorage(["hang"])), signal: controller.signal });
+    const promise = uploadFile(file, {
+      ...over(fakeApi(), fakeStorage(["hang"])),
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(), 5);
     await assert.rejects(promise, { kind: "aborted" });
   });
