@@ -208,10 +208,10 @@ export class ApiClient {
   /**
    * DELETE /uploads/<id>, once: storage drops what the upload stored. 404 counts as done.
    * @param {string} uploadId
-   * @returns {Promise<null>}
+   * @returns {Promise<void>}
    */
-  abort(uploadId) {
-    return this.send({ method: "DELETE", path: path(uploadId), expect: [204, 404] });
+  async abort(uploadId) {
+    await this.send({ method: "DELETE", path: path(uploadId), expect: [204, 404] });
   }
 }
 
