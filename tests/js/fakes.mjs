@@ -1,63 +1,85 @@
-// Fakes of the browser's network for the uploader's tests: XMLHttpRequest (storage) and fetch
-// (the API), scripted per test. The browser tests cover the real network path.
+// Fakes of the network for the uploader's tests. Most are parts of an HttpStack (see
+// frontend/http.js), scripted per test and given as the `httpStack` option; `installFakeXhr`
+// and `installFakeFetch` stand in for the browser's own, to test the default stack itself.
+// The browser tests cover the real network path.
+
+const NO_ANSWER = { status: 0, etag: "", retryAfter: null, text: "" };
 
 /**
- * Scripted storage: each PUT takes the next answer ({status, etag}, "network" or "hang"), or
- * asks `answers(put)` when it is a function. Returns the list of PUTs as they were sent.
+ * Scripted storage: each PUT takes the next answer ({status, etag, retryAfter, text, delay},
+ * "network" or "hang"), or asks `answers(put)` when it is a function. Returns the stack's `put`
+ * and the list of PUTs as they were sent ({url, headers, body, settled}).
  */
 export function fakeStorage(answers) {
   const puts = [];
   const next = typeof answers === "function" ? answers : () => answers.shift();
-  class FakeXHR {
-    upload = {};
-    headers = {};
-    responseHeaders = "";
-    status = 0;
-    responseText = "";
-    open(method, url) {
-      this.method = method;
-      this.url = url;
-    }
-    setRequestHeader(name, value) {
-      this.headers[name] = value;
-    }
-    getAllResponseHeaders() {
-      return this.responseHeaders;
-    }
-    abort() {
-      clearTimeout(this.timer);
-      this.put.settled = true;
-      this.onabort?.();
-    }
-    send(body) {
-      this.put = { url: this.url, headers: this.headers, body, settled: false };
-      puts.push(this.put);
-      const answer = next(this.put) ?? { status: 201, etag: "e" };
+  const put = (url, body, { headers = {}, onProgress, signal } = {}) =>
+    new Promise((resolve, reject) => {
+      const record = { url, headers, body, settled: false };
+      puts.push(record);
+      const answer = next(record) ?? { status: 201, etag: "e" };
+      let timer = null;
+      const onAbort = () => {
+        clearTimeout(timer);
+        record.settled = true;
+        reject(new DOMException("The PUT was aborted.", "AbortError"));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
       if (answer === "hang") return;
-      this.timer = setTimeout(() => {
-        this.upload.onprogress?.({ loaded: body.size / 2 });
-        this.put.settled = true;
-        if (answer === "network") return this.onerror();
-        this.status = answer.status;
-        this.responseHeaders = answer.etag ? `etag: "${answer.etag}"\r\n` : "";
-        this.onload();
+      timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        onProgress?.(body.size / 2);
+        record.settled = true;
+        if (answer === "network") return resolve({ ...NO_ANSWER });
+        resolve({
+          status: answer.status,
+          etag: answer.etag ?? "",
+          retryAfter: answer.retryAfter ?? null,
+          text: answer.text ?? "",
+        });
       }, answer.delay ?? 1);
-    }
-  }
-  globalThis.XMLHttpRequest = FakeXHR;
-  return puts;
+    });
+  return { put, puts };
 }
 
-const json = (status, body) =>
+/** A JSON answer as the API sends it (problem+json for errors). */
+export const json = (status, body, headers = {}) =>
   new Response(body === undefined ? null : JSON.stringify(body), {
     status,
-    headers: { "Content-Type": status >= 400 ? "application/problem+json" : "application/json" },
+    headers: { "Content-Type": status >= 400 ? "application/problem+json" : "application/json", ...headers },
   });
+
+/**
+ * Scripted API of single-PUT uploads: POST /uploads answers fresh URLs (or the given failures
+ * first: a status, or "network" for no answer). `reachable` is the answer of the no-cors probe.
+ * Returns the stack's `request` and `reachable`, and the calls as they were made ({url, init}).
+ */
+export function fakeApi({ failures = [], expiresIn = 900_000, reachable = true } = {}) {
+  const calls = [];
+  const request = async (url, init = {}) => {
+    calls.push({ url, init });
+    const failure = failures.shift();
+    if (failure === "network") throw new TypeError("Failed to fetch");
+    if (failure) return json(failure, { status: failure, detail: `no (${failure})` });
+    const n = calls.length;
+    return json(201, {
+      object_name: `obj-${n}`,
+      upload_url: `http://storage/v1/AUTH_a/c/obj-${n}?temp_url_sig=s&temp_url_expires=1`,
+      upload_method: "PUT",
+      upload_headers: { "Content-Type": "text/plain" },
+      download_url: `http://storage/v1/AUTH_a/c/obj-${n}?filename=a.txt`,
+      expires_at: new Date(Date.now() + expiresIn).toISOString(),
+    });
+  };
+  return { request, reachable: async () => reachable, calls };
+}
 
 /**
  * The API and storage of segmented uploads, sharing what is stored: POST /uploads answers a
  * plan with the first `batch` part URLs; /parts?from=N, status, complete and DELETE behave as
- * the real API does. `fail(put, number)` may script a storage answer for a part's PUT.
+ * the real API does. `fail(put, number)` may script a storage answer for a part's PUT. The
+ * returned state is itself a stack (`request`, `reachable`, `put`), with `calls` and `puts`.
  */
 export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail = () => null }) {
   const partCount = Math.max(1, Math.ceil(size / partSize));
@@ -71,8 +93,8 @@ export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail =
   const parts = (from) =>
     Array.from({ length: Math.max(0, Math.min(batch, partCount - from + 1)) }, (_, i) => part(from + i));
   const expiresAt = () => new Date(Date.now() + state.expiresIn).toISOString();
-  globalThis.fetch = async (url, init = {}) => {
-    if (init.mode === "no-cors") return new Response(null, { status: 200 });
+  state.reachable = async () => true;
+  state.request = async (url, init = {}) => {
     const method = init.method ?? "GET";
     const path = url.replace(/^http:\/\/api/, "");
     state.calls.push(`${method} ${path}`);
@@ -123,7 +145,7 @@ export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail =
     }
     return json(404, { detail: `no route ${method} ${path}` });
   };
-  state.puts = fakeStorage((put) => {
+  const storage = fakeStorage((put) => {
     const number = Number(put.url.match(/\/(\d{6})\?/)[1]);
     put.number = number;
     const scripted = fail(put, number);
@@ -132,7 +154,71 @@ export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail =
     state.stored.set(number, etag);
     return scripted ?? { status: 201, etag };
   });
+  state.put = storage.put;
+  state.puts = storage.puts;
   return state;
+}
+
+/**
+ * Replaces `globalThis.XMLHttpRequest` with a scripted one (answers as for `fakeStorage`, plus
+ * `headers`: the raw response header lines). Returns the PUTs as sent; `restore()` undoes it.
+ */
+export function installFakeXhr(answers) {
+  const puts = [];
+  const next = typeof answers === "function" ? answers : () => answers.shift();
+  class FakeXHR {
+    upload = {};
+    headers = {};
+    responseHeaders = "";
+    status = 0;
+    responseText = "";
+    open(method, url) {
+      this.method = method;
+      this.url = url;
+    }
+    setRequestHeader(name, value) {
+      this.headers[name] = value;
+    }
+    getAllResponseHeaders() {
+      return this.responseHeaders;
+    }
+    abort() {
+      clearTimeout(this.timer);
+      this.put.settled = true;
+      this.onabort?.();
+    }
+    send(body) {
+      this.put = { method: this.method, url: this.url, headers: this.headers, body, settled: false };
+      puts.push(this.put);
+      const answer = next(this.put) ?? { status: 201, etag: "e" };
+      if (answer === "hang") return;
+      this.timer = setTimeout(() => {
+        this.upload.onprogress?.({ loaded: body.size / 2 });
+        this.put.settled = true;
+        if (answer === "network") return this.onerror();
+        this.status = answer.status;
+        this.responseText = answer.text ?? "";
+        this.responseHeaders = answer.headers ?? (answer.etag ? `etag: "${answer.etag}"\r\n` : "");
+        this.onload();
+      }, answer.delay ?? 1);
+    }
+  }
+  const before = Object.getOwnPropertyDescriptor(globalThis, "XMLHttpRequest");
+  globalThis.XMLHttpRequest = FakeXHR;
+  puts.restore = () => {
+    if (before) Object.defineProperty(globalThis, "XMLHttpRequest", before);
+    else delete globalThis.XMLHttpRequest;
+  };
+  return puts;
+}
+
+/** Replaces `globalThis.fetch` with `handler(url, init)`; returns a function that restores it. */
+export function installFakeFetch(handler) {
+  const before = globalThis.fetch;
+  globalThis.fetch = handler;
+  return () => {
+    globalThis.fetch = before;
+  };
 }
 
 /** A Storage (the localStorage interface) in memory. */

@@ -1,15 +1,8 @@
-// Pure bookkeeping of segmented uploads (frontend/parts.js): scheduling, URLs, slots, resume.
+// Pure bookkeeping of segmented uploads (frontend/parts.js): scheduling, URLs, resume.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import {
-  PartSchedule,
-  PartUrls,
-  RESUME_MAX_AGE,
-  ResumeStore,
-  Slots,
-  partRange,
-} from "../../frontend/parts.js";
+import { PartSchedule, PartUrls, RESUME_MAX_AGE, ResumeStore, partRange } from "../../frontend/parts.js";
 import { MemoryStorage } from "./fakes.mjs";
 
 const MiB = 1024 * 1024;
@@ -108,40 +101,6 @@ describe("PartUrls", () => {
     urls.add([{ number: 4, upload_url: url(4, 1000) }]);
     assert.equal(urls.get(4, 999_000), url(4, 1000));
     assert.equal(urls.isExpired(4, 1_000_000), true);
-  });
-});
-
-describe("Slots", () => {
-  it("lets `size` holders in and queues the rest in order", async () => {
-    const slots = new Slots(2);
-    const order = [];
-    await slots.acquire();
-    await slots.acquire();
-    const third = slots.acquire().then(() => order.push("third"));
-    const fourth = slots.acquire().then(() => order.push("fourth"));
-    await Promise.resolve();
-    assert.deepEqual(order, []);
-    slots.release();
-    await third;
-    assert.deepEqual(order, ["third"]);
-    slots.release();
-    await fourth;
-    assert.equal(slots.used, 2);
-    slots.release();
-    slots.release();
-    assert.equal(slots.used, 0);
-  });
-
-  it("drops a waiter whose signal aborts", async () => {
-    const slots = new Slots(1);
-    await slots.acquire();
-    const controller = new AbortController();
-    const waiting = slots.acquire(controller.signal);
-    controller.abort(new Error("cancelled"));
-    await assert.rejects(waiting, /cancelled/);
-    slots.release();
-    assert.equal(slots.used, 0);
-    assert.equal(slots.waiting.length, 0);
   });
 });
 

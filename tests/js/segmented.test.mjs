@@ -1,19 +1,21 @@
-// Segmented uploads through Upload with fake storage and API (tests/js/fakes.mjs): parts in
-// parallel with their MD5, lazy URL batches, per-part retries, completion, resume, cancel.
+// Segmented uploads through Upload with fake storage and API (tests/js/fakes.mjs, given as the
+// HTTP stack): parts in parallel with their MD5, lazy URL batches, per-part retries,
+// completion, resume, cancel.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
 import { ResumeStore } from "../../frontend/parts.js";
 import { Upload, pendingUploads, uploadFile } from "../../frontend/uploader.js";
-import { MemoryStorage, fakeSegmented, fakeStorage } from "./fakes.mjs";
+import { MemoryStorage, fakeSegmented, fakeStorage, json } from "./fakes.mjs";
 
 const bytes = new Uint8Array(1000).map((_, i) => (i * 7) % 251);
 const bigFile = new File([bytes], "big.bin", { lastModified: 1700000000000 });
 const md5 = (data) => createHash("md5").update(data).digest("hex");
 const partMd5 = (n, size = 100) => md5(bytes.subarray((n - 1) * size, n * size));
 const fast = { apiBase: "http://api", token: "t", retryDelay: 1, maxRetryDelay: 5 };
-const realFetch = globalThis.fetch;
+/** Options that send through the fake API and storage `api` (a stack of its own). */
+const over = (api, options = {}) => ({ ...fast, ...options, httpStack: api });
 
 const count = (puts) => {
   const counts = {};
@@ -22,18 +24,13 @@ const count = (puts) => {
 };
 
 describe("segmented upload", () => {
-  afterEach(() => {
-    globalThis.fetch = realFetch;
-    delete globalThis.XMLHttpRequest;
-  });
-
   it("PUTs each slice with its MD5, fetches URLs lazily, completes with pinned etags", async () => {
     const api = fakeSegmented({ size: 1000, partSize: 100, batch: 3 });
     let inFlight = 0;
     let most = 0;
     const watch = api.puts;
     const storage = new MemoryStorage();
-    const upload = new Upload(bigFile, { ...fast, parallel: 3, storage, checksum: true });
+    const upload = new Upload(bigFile, over(api, { parallel: 3, storage, checksum: true }));
     const progress = [];
     const parts = [];
     upload.addEventListener("progress", (e) => {
@@ -95,7 +92,7 @@ describe("segmented upload", () => {
       },
     });
     const retries = [];
-    const upload = new Upload(bigFile, { ...fast, parallel: 4 });
+    const upload = new Upload(bigFile, over(api, { parallel: 4 }));
     upload.addEventListener("retry", (e) => retries.push(e.detail));
     await upload.start();
     assert.deepEqual(count(api.puts), { 1: 1, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1, 10: 1 });
@@ -113,9 +110,10 @@ describe("segmented upload", () => {
       batch: 10,
       fail: (_put, n) => (n === 3 ? { status: 422 } : { status: 201, etag: "x", delay: 30 }),
     });
-    await assert.rejects(uploadFile(bigFile, { ...fast, parallel: 4 }), {
+    await assert.rejects(uploadFile(bigFile, over(api, { parallel: 4 })), {
       kind: "storage",
       status: 422,
+      part: 3,
       message: /different bytes.*\(part 3\)/,
     });
     assert.ok(api.puts.length < 10, "parts after the failure were not started");
@@ -137,17 +135,13 @@ describe("segmented upload", () => {
     });
     api.expiresIn = 20; // the plan's URLs expire 20 ms after it is issued
     const small = new File([bytes.subarray(0, 300)], "small.bin");
-    const upload = new Upload(small, { ...fast, parallel: 1, checksum: false });
+    // Part 1 goes out before the expiry, part 2 after it.
+    const put = api.put;
+    api.put = (url, blob, request) =>
+      new Promise((go) => setTimeout(go, 30)).then(() => put(url, blob, request));
+    const upload = new Upload(small, over(api, { parallel: 1, checksum: false }));
     const reasons = [];
     upload.addEventListener("retry", (e) => reasons.push(e.detail.reason));
-    // Part 1 goes out before the expiry, part 2 after it.
-    api.puts.length = 0;
-    const origin = globalThis.XMLHttpRequest;
-    globalThis.XMLHttpRequest = class extends origin {
-      send(body) {
-        setTimeout(() => super.send(body), 30);
-      }
-    };
     await upload.start();
     assert.ok(reasons.includes("expired"), reasons.join());
     assert.ok(api.calls.includes("GET /uploads/u1/parts?from=2"), api.calls.join());
@@ -159,7 +153,7 @@ describe("segmented upload", () => {
     const api = fakeSegmented({ size: 300, partSize: 100, batch: 1 });
     api.expiresIn = -60_000; // the browser's clock is a minute ahead of the server's
     const small = new File([bytes.subarray(0, 300)], "small.bin");
-    const result = await uploadFile(small, { ...fast, checksum: false });
+    const result = await uploadFile(small, over(api, { checksum: false }));
     assert.equal(result.object_name, "obj");
     assert.deepEqual(count(api.puts), { 1: 1, 2: 1, 3: 1 });
   });
@@ -173,7 +167,7 @@ describe("segmented upload", () => {
       batch: 10,
       fail: (_put, n) => (n === 6 ? { status: 403 } : null),
     });
-    await assert.rejects(uploadFile(bigFile, { ...fast, parallel: 1, storage }), { status: 403 });
+    await assert.rejects(uploadFile(bigFile, over(first, { parallel: 1, storage })), { status: 403 });
     const remembered = new ResumeStore(storage).load("http://api", bigFile);
     assert.deepEqual(Object.keys(remembered.etags).map(Number), [1, 2, 3, 4, 5]);
     assert.deepEqual(
@@ -184,7 +178,7 @@ describe("segmented upload", () => {
     // The page reloads, the same file is picked again: the API still has parts 1-5.
     const second = fakeSegmented({ size: 1000, partSize: 100, batch: 2 });
     for (const n of [1, 2, 3, 4, 5]) second.stored.set(n, partMd5(n));
-    const upload = new Upload(bigFile, { ...fast, parallel: 2, storage });
+    const upload = new Upload(bigFile, over(second, { parallel: 2, storage }));
     const resumed = [];
     const progress = [];
     upload.addEventListener("resume", (e) => resumed.push(e.detail));
@@ -207,13 +201,13 @@ describe("segmented upload", () => {
 
   it("remembers nothing for a Blob, which cannot be recognised when picked again", async () => {
     const storage = new MemoryStorage();
-    fakeSegmented({
+    const api = fakeSegmented({
       size: 1000,
       partSize: 100,
       batch: 10,
       fail: (_p, n) => (n === 2 ? { status: 403 } : null),
     });
-    await assert.rejects(uploadFile(new Blob([bytes]), { ...fast, parallel: 1, storage }), { status: 403 });
+    await assert.rejects(uploadFile(new Blob([bytes]), over(api, { parallel: 1, storage })), { status: 403 });
     assert.equal(storage.length, 0);
   });
 
@@ -228,23 +222,23 @@ describe("segmented upload", () => {
       etags: { 1: "x" },
     });
     const api = fakeSegmented({ size: 1000, partSize: 100, batch: 10 });
-    await uploadFile(bigFile, { ...fast, storage });
+    await uploadFile(bigFile, over(api, { storage }));
     assert.deepEqual(api.calls.slice(0, 2), ["GET /uploads/gone", "POST /uploads"]);
     assert.equal(api.puts.length, 10);
   });
 
   it("sends again the parts completion finds missing, then completes", async () => {
     const api = fakeSegmented({ size: 1000, partSize: 100, batch: 10 });
-    const realFetchOfApi = globalThis.fetch;
+    const request = api.request;
     let lost = false;
-    globalThis.fetch = async (url, init) => {
+    api.request = async (url, init) => {
       if (!lost && url.endsWith("/complete")) {
         lost = true;
         api.stored.delete(4); // storage lost part 4 before completion
       }
-      return realFetchOfApi(url, init);
+      return request(url, init);
     };
-    await uploadFile(bigFile, { ...fast, parallel: 4 });
+    await uploadFile(bigFile, over(api, { parallel: 4 }));
     assert.equal(count(api.puts)[4], 2);
     assert.equal(api.calls.filter((c) => c.endsWith("/complete")).length, 2);
   });
@@ -257,7 +251,7 @@ describe("segmented upload", () => {
       fail: (put) => ({ status: 201, etag: put.headers.ETag, delay: 20 }), // slow network
     });
     const parts = [];
-    const upload = new Upload(bigFile, { ...fast, parallel: 2 });
+    const upload = new Upload(bigFile, over(api, { parallel: 2 }));
     upload.addEventListener("part", (e) => parts.push(e.detail.checksum));
     await upload.start();
     assert.equal(upload.options.checksum, "auto");
@@ -267,7 +261,7 @@ describe("segmented upload", () => {
 
   it("sends no ETag when checksums are off", async () => {
     const api = fakeSegmented({ size: 1000, partSize: 100, batch: 10 });
-    await uploadFile(bigFile, { ...fast, checksum: false });
+    await uploadFile(bigFile, over(api, { checksum: false }));
     assert.ok(api.puts.every((put) => !("ETag" in put.headers)));
     // The etags storage answered are still pinned on completion.
     assert.equal(api.completeBody.parts[0].etag, "1".padStart(32, "0"));
@@ -285,7 +279,7 @@ describe("segmented upload", () => {
         return "hang";
       },
     });
-    upload = new Upload(bigFile, { ...fast, parallel: 4, storage });
+    upload = new Upload(bigFile, over(api, { parallel: 4, storage }));
     await assert.rejects(upload.start(), { kind: "aborted" });
     assert.equal(upload.state, "cancelled");
     assert.equal(api.puts.length, 4);
@@ -299,33 +293,25 @@ describe("segmented upload", () => {
 });
 
 describe("single PUT with an upload session", () => {
-  afterEach(() => {
-    globalThis.fetch = realFetch;
-    delete globalThis.XMLHttpRequest;
-  });
-
   it("calls complete with the stored etag and returns its answer", async () => {
     const calls = [];
-    globalThis.fetch = async (url, init = {}) => {
+    const request = async (url, init = {}) => {
       calls.push({ url, method: init.method, body: init.body });
       if (url.endsWith("/complete")) {
-        return Response.json({ object_name: "o", etag: "abc", download_url: "http://dl/fresh" });
+        return json(200, { object_name: "o", etag: "abc", download_url: "http://dl/fresh" });
       }
-      return Response.json(
-        {
-          upload_id: "s1",
-          segmented: false,
-          object_name: "o",
-          upload_url: "http://storage/v1/AUTH_a/c/o?temp_url_sig=s&temp_url_expires=9999999999",
-          upload_headers: {},
-          download_url: "http://dl/first",
-          expires_at: new Date(Date.now() + 60_000).toISOString(),
-        },
-        { status: 201 },
-      );
+      return json(201, {
+        upload_id: "s1",
+        segmented: false,
+        object_name: "o",
+        upload_url: "http://storage/v1/AUTH_a/c/o?temp_url_sig=s&temp_url_expires=9999999999",
+        upload_headers: {},
+        download_url: "http://dl/first",
+        expires_at: new Date(Date.now() + 60_000).toISOString(),
+      });
     };
-    fakeStorage([{ status: 201, etag: "abc" }]);
-    const result = await uploadFile(new File(["hi"], "a.txt"), fast);
+    const { put } = fakeStorage([{ status: 201, etag: "abc" }]);
+    const result = await uploadFile(new File(["hi"], "a.txt"), { ...fast, httpStack: { request, put } });
     assert.deepEqual(result, { object_name: "o", download_url: "http://dl/fresh", etag: "abc" });
     assert.equal(calls[1].url, "http://api/uploads/s1/complete");
     assert.equal(calls[1].method, "POST");

@@ -1,7 +1,7 @@
-// Pure logic of frontend/uploader.js, and its retry policy driven through fake XHR/fetch.
+// Pure logic of frontend/uploader.js, and its retry policy driven through a fake HTTP stack.
 // Run: node --test tests/js/   (the browser tests cover the real network path)
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
 import {
   ProgressMeter,
@@ -14,7 +14,7 @@ import {
   parseRetryAfter,
   uploadFile,
 } from "../../frontend/uploader.js";
-import { fakeStorage } from "./fakes.mjs";
+import { fakeApi, fakeStorage } from "./fakes.mjs";
 
 describe("classifyStatus", () => {
   it("treats 2xx as done", () => {
@@ -39,17 +39,38 @@ describe("classifyStatus", () => {
 describe("backoffDelay", () => {
   const options = { retryDelay: 1000, maxRetryDelay: 10_000 };
   it("doubles per attempt, jittered between half and all of the ceiling", () => {
-    assert.equal(backoffDelay(1, options, null, () => 0), 500);
-    assert.equal(backoffDelay(1, options, null, () => 1), 1000);
-    assert.equal(backoffDelay(3, options, null, () => 1), 4000);
+    assert.equal(
+      backoffDelay(1, options, null, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffDelay(1, options, null, () => 1),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(3, options, null, () => 1),
+      4000,
+    );
   });
   it("never waits longer than maxRetryDelay", () => {
-    assert.equal(backoffDelay(20, options, null, () => 1), 10_000);
-    assert.equal(backoffDelay(2, options, "3600", () => 0), 10_000);
+    assert.equal(
+      backoffDelay(20, options, null, () => 1),
+      10_000,
+    );
+    assert.equal(
+      backoffDelay(2, options, "3600", () => 0),
+      10_000,
+    );
   });
   it("honours a longer Retry-After", () => {
-    assert.equal(backoffDelay(1, options, "5", () => 0), 5000);
-    assert.equal(backoffDelay(4, options, "1", () => 1), 8000);
+    assert.equal(
+      backoffDelay(1, options, "5", () => 0),
+      5000,
+    );
+    assert.equal(
+      backoffDelay(4, options, "1", () => 1),
+      8000,
+    );
   });
 });
 
@@ -124,51 +145,19 @@ describe("formatting", () => {
 
 // ---------------------------------------------------------------- the Upload, with fakes
 
-/** Scripted API: POST /uploads answers fresh URLs (or the given failures first). */
-function fakeApi({ failures = [], expiresIn = 900_000 } = {}) {
-  const calls = [];
-  globalThis.fetch = async (url, init = {}) => {
-    if (init.mode === "no-cors") return new Response(null, { status: 200 });
-    calls.push({ url, init });
-    const failure = failures.shift();
-    if (failure === "network") throw new TypeError("Failed to fetch");
-    if (failure) {
-      return new Response(JSON.stringify({ status: failure, detail: `no (${failure})` }), {
-        status: failure,
-        headers: { "Content-Type": "application/problem+json" },
-      });
-    }
-    const n = calls.length;
-    return new Response(
-      JSON.stringify({
-        object_name: `obj-${n}`,
-        upload_url: `http://storage/v1/AUTH_a/c/obj-${n}?temp_url_sig=s&temp_url_expires=1`,
-        upload_method: "PUT",
-        upload_headers: { "Content-Type": "text/plain" },
-        download_url: `http://storage/v1/AUTH_a/c/obj-${n}?filename=a.txt`,
-        expires_at: new Date(Date.now() + expiresIn).toISOString(),
-      }),
-      { status: 201, headers: { "Content-Type": "application/json" } },
-    );
-  };
-  return calls;
-}
-
 const file = new File(["hello world"], "a.txt", { type: "text/plain" });
 const fast = { apiBase: "http://api/", token: "t", retryDelay: 1, maxRetryDelay: 5 };
-const realFetch = globalThis.fetch;
+/** Options with a stack made of the fake API and the fake storage. */
+const over = (api, storage, options = fast) => ({ ...options, httpStack: { ...api, ...storage } });
 
 describe("Upload", () => {
-  afterEach(() => {
-    globalThis.fetch = realFetch;
-    delete globalThis.XMLHttpRequest;
-  });
-
   it("signs, PUTs the File itself with exactly the signed headers, returns the result", async () => {
-    const calls = fakeApi();
-    const puts = fakeStorage([{ status: 201, etag: "abc" }]);
+    const api = fakeApi();
+    const { calls } = api;
+    const storage = fakeStorage([{ status: 201, etag: "abc" }]);
+    const { puts } = storage;
     const progress = [];
-    const result = await uploadFile(file, { ...fast, onProgress: (p) => progress.push(p) });
+    const result = await uploadFile(file, { ...over(api, storage), onProgress: (p) => progress.push(p) });
     assert.deepEqual(result, {
       object_name: "obj-1",
       download_url: "http://storage/v1/AUTH_a/c/obj-1?filename=a.txt",
@@ -176,6 +165,7 @@ describe("Upload", () => {
     });
     assert.equal(calls[0].url, "http://api/uploads");
     assert.equal(calls[0].init.headers.Authorization, "Bearer t");
+    assert.equal(calls[0].init.credentials, "omit"); // no cookies go to the API
     assert.deepEqual(JSON.parse(calls[0].init.body), {
       filename: "a.txt",
       size: 11,
@@ -188,9 +178,9 @@ describe("Upload", () => {
   });
 
   it("retries 503 and network errors on the same URL, then succeeds", async () => {
-    fakeApi();
-    const puts = fakeStorage([{ status: 503 }, "network", { status: 201 }]);
-    const upload = new Upload(file, fast);
+    const storage = fakeStorage([{ status: 503 }, "network", { status: 201 }]);
+    const { puts } = storage;
+    const upload = new Upload(file, over(fakeApi(), storage));
     const retries = [];
     upload.addEventListener("retry", (event) => retries.push(event.detail.reason));
     await upload.start();
@@ -201,102 +191,112 @@ describe("Upload", () => {
   });
 
   it("fails at once on a 413 with a clear message", async () => {
-    fakeApi();
-    const puts = fakeStorage([{ status: 413 }]);
-    await assert.rejects(uploadFile(file, fast), {
+    const storage = fakeStorage([{ status: 413 }]);
+    await assert.rejects(uploadFile(file, over(fakeApi(), storage)), {
       kind: "storage",
       status: 413,
       message: /larger than storage accepts \(413\)/,
     });
-    assert.equal(puts.length, 1);
+    assert.equal(storage.puts.length, 1);
   });
 
   it("gives up after the configured number of retries", async () => {
-    fakeApi();
-    const puts = fakeStorage([{ status: 500 }, { status: 500 }, { status: 500 }]);
-    await assert.rejects(uploadFile(file, { ...fast, retries: 2 }), { kind: "storage" });
-    assert.equal(puts.length, 3);
+    const storage = fakeStorage([{ status: 500 }, { status: 500 }, { status: 500 }]);
+    await assert.rejects(uploadFile(file, over(fakeApi(), storage, { ...fast, retries: 2 })), {
+      kind: "storage",
+    });
+    assert.equal(storage.puts.length, 3);
   });
 
   it("replaces a URL storage refuses with 401 by a fresh one", async () => {
-    const calls = fakeApi();
-    const puts = fakeStorage([{ status: 401 }, { status: 201 }]);
-    const result = await uploadFile(file, fast);
-    assert.equal(calls.length, 2);
+    const api = fakeApi();
+    const storage = fakeStorage([{ status: 401 }, { status: 201 }]);
+    const result = await uploadFile(file, over(api, storage));
+    assert.equal(api.calls.length, 2);
     assert.equal(result.object_name, "obj-2");
-    assert.match(puts[1].url, /obj-2/);
+    assert.match(storage.puts[1].url, /obj-2/);
   });
 
   it("replaces an expired URL whose refusal the browser hides as a network error", async () => {
-    const calls = fakeApi({ expiresIn: -1000 });
-    fakeStorage(["network", { status: 201 }]);
-    const result = await uploadFile(file, fast);
-    assert.equal(calls.length, 2);
+    const api = fakeApi({ expiresIn: -1000 });
+    const result = await uploadFile(file, over(api, fakeStorage(["network", { status: 201 }])));
+    assert.equal(api.calls.length, 2);
     assert.equal(result.object_name, "obj-2");
   });
 
   it("says 401 for a bad token and does not retry it", async () => {
-    const calls = fakeApi({ failures: [401] });
-    fakeStorage([]);
-    await assert.rejects(uploadFile(file, fast), {
+    const api = fakeApi({ failures: [401] });
+    await assert.rejects(uploadFile(file, over(api, fakeStorage([]))), {
       kind: "auth",
       message: "The API refused the token (401): no (401)",
     });
-    assert.equal(calls.length, 1);
+    assert.equal(api.calls.length, 1);
   });
 
   it("retries the API while storage is not ready (503)", async () => {
-    const calls = fakeApi({ failures: [503, 503] });
-    fakeStorage([]);
-    await uploadFile(file, fast);
-    assert.equal(calls.length, 3);
+    const api = fakeApi({ failures: [503, 503] });
+    await uploadFile(file, over(api, fakeStorage([])));
+    assert.equal(api.calls.length, 3);
   });
 
   it("tells a CORS refusal of the API from an unreachable API", async () => {
-    fakeApi({ failures: ["network"] });
-    await assert.rejects(uploadFile(file, fast), { kind: "cors", message: /CORS_ORIGINS/ });
-    globalThis.fetch = async () => {
-      throw new TypeError("Failed to fetch");
-    };
-    await assert.rejects(uploadFile(file, { ...fast, retries: 1 }), {
+    await assert.rejects(uploadFile(file, over(fakeApi({ failures: ["network"] }), {})), {
+      kind: "cors",
+      message: /CORS_ORIGINS/,
+    });
+    const down = fakeApi({ failures: ["network", "network"], reachable: false });
+    await assert.rejects(uploadFile(file, over(down, {}, { ...fast, retries: 1 })), {
       kind: "network",
       message: "Could not reach the API at http://api.",
     });
   });
 
   it("names a CORS refusal by storage once retries are spent, with fresh URLs on the way", async () => {
-    const calls = fakeApi();
-    const puts = fakeStorage(["network", "network", "network", "network"]);
-    await assert.rejects(uploadFile(file, { ...fast, retries: 3 }), {
+    const api = fakeApi();
+    const storage = fakeStorage(["network", "network", "network", "network"]);
+    await assert.rejects(uploadFile(file, over(api, storage, { ...fast, retries: 3 })), {
       kind: "cors",
       message: /Storage at http:\/\/storage refused this page's origin \(CORS\)/,
     });
-    assert.equal(puts.length, 4);
+    assert.equal(storage.puts.length, 4);
     // After two failures without an answer, each retry uses a freshly signed URL.
-    assert.equal(calls.length, 3);
+    assert.equal(api.calls.length, 3);
+  });
+
+  it("names unreachable storage when it does not answer a no-cors probe either", async () => {
+    const api = fakeApi({ reachable: false });
+    const storage = fakeStorage(["network", "network"]);
+    await assert.rejects(uploadFile(file, over(api, storage, { ...fast, retries: 1 })), {
+      kind: "network",
+      message: "Could not reach storage at http://storage.",
+    });
   });
 
   it("cancels an upload in flight", async () => {
-    fakeApi();
-    fakeStorage(["hang"]);
-    const upload = new Upload(file, fast);
+    const upload = new Upload(file, over(fakeApi(), fakeStorage(["hang"])));
     upload.addEventListener("progress", () => upload.cancel(), { once: true });
     await assert.rejects(upload.start(), { kind: "aborted" });
     assert.equal(upload.state, "cancelled");
   });
 
   it("retries a stalled upload", async () => {
-    fakeApi();
-    const puts = fakeStorage(["hang", { status: 201 }]);
-    await uploadFile(file, { ...fast, stallTimeout: 20 });
-    assert.equal(puts.length, 2);
+    const storage = fakeStorage(["hang", { status: 201 }]);
+    const reasons = [];
+    await uploadFile(file, {
+      ...over(fakeApi(), storage, { ...fast, stallTimeout: 20 }),
+      onRetry: (detail) => reasons.push(detail.reason),
+    });
+    assert.equal(storage.puts.length, 2);
+    assert.ok(storage.puts[0].settled, "the stalled PUT was aborted");
+    assert.deepEqual(reasons, ["stalled"]);
   });
 
   it("is cancelled by an AbortSignal", async () => {
-    fakeApi();
-    fakeStorage(["hang"]);
     const controller = new AbortController();
-    const promise = uploadFile(file, { ...fast, signal: controller.signal });
+    const promise = uploadFile(file, {
+      ...over(fakeApi(), fakeStorage(["hang"])),
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(), 5);
     await assert.rejects(promise, { kind: "aborted" });
   });

@@ -1,0 +1,90 @@
+/**
+ * transfer.js — one Blob to storage until it is stored, for whole files (single.js) and parts
+ * (segmented.js) alike: transient failures retried with backoff, an expired URL replaced, and
+ * the UploadError that names what went wrong once there is no point in trying again.
+ */
+
+import { classifyStatus, storageError } from "./errors.js";
+import { storagePut } from "./http.js";
+import { retryReason, waitToRetry } from "./retry.js";
+
+// Fresh URLs refused again and again are not expiring: something else is wrong.
+const MAX_REFRESHES = 3;
+
+/**
+ * What single.js and segmented.js use of one Upload; the Upload builds it.
+ * @typedef {object} Run
+ * @property {import("./uploader.js").Upload} upload  its `state`, `uploadId` and `segmented` are kept current
+ * @property {File|Blob} file
+ * @property {import("./options.js").NormalizedOptions} options
+ * @property {AbortSignal} signal  aborts when the upload is cancelled
+ * @property {import("./api.js").ApiClient} api  retries per `options`, announcing each wait
+ * @property {import("./http.js").HttpStack} http
+ * @property {import("./parts.js").ResumeStore} resumes
+ * @property {(type: import("./options.js").UploadEventType, detail: object) => void} emit
+ * @property {() => Promise<import("./api.js").SignedUpload>} sign  fresh URLs; emits "signed"
+ * @property {(etags: Record<number|string, string>) => Promise<UploadResult>} complete
+ */
+
+/** @typedef {import("./uploader.js").UploadResult} UploadResult */
+/** @typedef {{url: string, headers: Record<string, string>}} Target */
+
+/**
+ * Where a Blob goes, asked before each attempt (the URL may have been replaced since).
+ * @typedef {object} Destination
+ * @property {() => Promise<Target>|Target} target
+ * @property {() => boolean} expired  whether the current URL has expired by this clock
+ * @property {() => Promise<void>|void} refresh  replaces the current URL with a fresh one
+ */
+
+/**
+ * PUTs `blob` until storage stores it; resolves with storage's answer, rejects with an
+ * UploadError (or the cancel's).
+ * @param {Run} run
+ * @param {Destination & {blob: Blob, signal: AbortSignal, part?: number,
+ *   onProgress: (loaded: number) => void, onFailure?: () => void}} transfer
+ *   `onFailure` runs after each failed attempt, before any wait
+ * @returns {Promise<import("./http.js").PutAnswer>}
+ */
+export async function putUntilStored(
+  run,
+  { blob, signal, part, target, expired, refresh, onProgress, onFailure },
+) {
+  const { options, http, emit } = run;
+  let refreshes = 0;
+  let failures = 0;
+  let blind = 0; // failures in a row without any answer from storage
+  for (;;) {
+    const { url, headers } = await target();
+    const answer = await storagePut(http, url, blob, {
+      headers, // exactly the headers the API signed the upload for, nothing else
+      signal,
+      onProgress,
+      stallTimeout: options.stallTimeout,
+    });
+    let action = classifyStatus(answer.status);
+    if (action === "done") return answer;
+    onFailure?.();
+    blind = answer.status === 0 ? blind + 1 : 0;
+    // Swift answers an expired TempURL with a 401 that lacks CORS headers, so the browser
+    // reports a network error: the URL's expiry time tells the two apart.
+    if (answer.status === 0 && expired()) action = "refresh";
+    if (action === "refresh" && refreshes < MAX_REFRESHES) {
+      // Storage refused the URL before writing anything: a fresh one, at once.
+      refreshes += 1;
+      const detail = { attempt: refreshes, delay: 0, reason: "expired", status: answer.status };
+      emit("retry", part === undefined ? detail : { ...detail, part });
+      await refresh();
+      continue;
+    }
+    failures += 1;
+    if (action !== "retry" || failures > options.retries) {
+      throw await storageError(answer, url, { part, reachable: http.reachable });
+    }
+    const why = { reason: retryReason(answer), status: answer.status, retryAfter: answer.retryAfter, part };
+    await waitToRetry(failures, why, options, (detail) => emit("retry", detail), signal);
+    // The wait may outlast the URL, and a clock running behind hides an expiry: after
+    // repeated failures without an answer, a fresh URL costs little.
+    if (expired() || blind >= 2) await refresh();
+  }
+}
