@@ -55,7 +55,7 @@ def _within(value: Any, low: float, high: float, unit: str = "") -> Any:
     return value
 
 
-def number(low: float, high: float, kind: type = int) -> BeforeValidator:
+def number(low: float, high: float, kind: type[int] | type[float] = int) -> BeforeValidator:
     """A whole number (or, with ``kind=float``, any number) from ``low`` to ``high``."""
 
     def parse(raw: str) -> Any:
@@ -89,16 +89,17 @@ def _flag(raw: str) -> bool:
     return value in _TRUE
 
 
-# Before pydantic's own bool parsing, which would also take "t", "y" or "off " silently.
+# Our words and our one message, before pydantic's own bool parsing (which also takes "t", "y").
 FLAG = BeforeValidator(_flag)
 
 
 def check_url(value: str) -> str:
     try:
         parts = urlsplit(value)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        parts = urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        valid = False
+    if not valid:
         raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value
 
@@ -137,9 +138,6 @@ def secret_length(least: int = MIN_SECRET_LENGTH, unit: str = "characters") -> A
 def listing(item: Callable[[str], str] = str) -> BeforeValidator:
     """A comma-separated list, each item checked by ``item``, duplicates dropped."""
     return BeforeValidator(lambda raw: tuple(dict.fromkeys(item(x) for x in comma_list(raw))))
-
-
-COMMA_LIST = listing()
 
 
 def _origin(item: str) -> str:

@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Self
-from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
@@ -119,7 +118,8 @@ def _rate(raw: str) -> str:
 
 
 def _limit_storage(uri: str) -> str:
-    if urlsplit(uri).scheme not in LIMIT_STORAGE_SCHEMES:
+    scheme, sep, _ = uri.partition("://")
+    if not sep or scheme not in LIMIT_STORAGE_SCHEMES:
         schemes = ", ".join(scheme + "://" for scheme in LIMIT_STORAGE_SCHEMES)
         raise ValueError(f"must start with one of {schemes}")
     return uri
@@ -129,6 +129,8 @@ RATE = BeforeValidator(_rate)
 
 
 class JwtSettings(EnvSettings):
+    """JWT bearer tokens: HS256 with a shared secret, or RS256 / ES256 from a JWKS."""
+
     # RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits).
     secret: Annotated[SecretStr | None, secret_length(32, "bytes")] = Field(
         None, validation_alias="JWT_SECRET"
@@ -143,7 +145,7 @@ class JwtSettings(EnvSettings):
     jwks_cooldown_seconds: Annotated[int, number(0, 3600)] = Field(
         30, validation_alias="JWT_JWKS_COOLDOWN"
     )
-    timeout: float = 5.0
+    timeout: float = 5.0  # of a JWKS fetch; not a variable
 
     @property
     def configured(self) -> bool:
@@ -158,6 +160,8 @@ class JwtSettings(EnvSettings):
 
 
 class PolicySettings(EnvSettings):
+    """What an upload may be, and what its URLs allow."""
+
     max_upload_size: Annotated[int | None, size(1, MAX_UPLOAD_SIZE_LIMIT)] = Field(
         None, validation_alias="MAX_UPLOAD_SIZE"
     )
@@ -174,6 +178,8 @@ class PolicySettings(EnvSettings):
 
 
 class LimitSettings(EnvSettings):
+    """Rate limits on ``POST /uploads``, and where their counters live."""
+
     per_subject: Annotated[str | None, RATE] = Field(None, validation_alias="RATE_LIMIT")
     per_ip: Annotated[str | None, RATE] = Field(None, validation_alias="RATE_LIMIT_PER_IP")
     # A secret: redis://:password@host holds one.
@@ -188,6 +194,8 @@ class LimitSettings(EnvSettings):
 
 
 class SecuritySettings(EnvSettings):
+    """Who may call (API tokens, JWTs), and the policy and limits their calls meet."""
+
     api_tokens: Annotated[tuple[str, ...], listing(_token_entry)] = Field(
         (),
         validation_alias="API_TOKENS",

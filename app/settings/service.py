@@ -32,7 +32,9 @@ STORAGE_PREFLIGHT_MAX_AGE = 3600
 
 
 class Settings(EnvSettings):
-    storage: StorageAuth
+    """The service: containers, URL lifetimes, segments, webhooks; storage and security as parts."""
+
+    storage: StorageAuth  # the provider's auth, see storage.PROVIDERS
     # Authentication modes and API tokens, upload policy, rate limits.
     security: SecuritySettings
     container: Annotated[str, CONTAINER] = Field(
