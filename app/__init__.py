@@ -54,7 +54,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         authenticator=Authenticator(settings.api_tokens, security),
         storage=StorageReadiness(settings, lambda: open_store(settings)),
         webhooks=(
-            WebhookSender(settings.webhook_url, settings.webhook_secret)
+            WebhookSender(settings.webhook_url, settings.webhook_secret.get_secret_value())
             if settings.webhook_url and settings.webhook_secret
             else None
         ),

@@ -55,7 +55,7 @@ class JwtAuthenticator:
             raise JwtRejected("malformed token") from None
         alg = header.get("alg")
         if alg == HMAC_ALGORITHM and self._settings.secret:
-            return self._settings.secret, alg
+            return self._settings.secret.get_secret_value(), alg
         if alg in ASYMMETRIC_ALGORITHMS and self._jwks is not None:
             kid = header.get("kid")
             if not isinstance(kid, str) or not kid:

@@ -120,7 +120,8 @@ class Checker:
 
     def tempurl_key(self) -> str:
         key, key2 = self.store.tempurl_keys()
-        configured = self.settings.tempurl_key
+        secret = self.settings.tempurl_key
+        configured = secret.get_secret_value() if secret else None
         if configured:
             if configured not in (key, key2):
                 raise Failed(

@@ -1,1 +1,2 @@
-"""Settings from the environment: shared parsers, storage providers, security, the service."""
+"""Settings from the environment: value parsers, the source reading them, storage providers,
+security, the service; one pydantic-settings model per subject."""

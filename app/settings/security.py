@@ -6,11 +6,24 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import Annotated, Self
 
 from limits import parse_many
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
-from .parsers import MIN_SECRET_LENGTH, ConfigError, comma_list, flag, number, size, text, url
+from .parsers import (
+    FLAG,
+    MIN_SECRET_LENGTH,
+    URL,
+    ConfigError,
+    choice,
+    comma_list,
+    listing,
+    number,
+    secret_length,
+    size,
+)
+from .sources import EnvSettings
 
 AUTH_MODES = ("token", "jwt")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
@@ -74,12 +87,9 @@ def parse_token_entry(entry: str) -> ApiToken:
     return ApiToken(subject, hashlib.sha256(token.encode()).digest())
 
 
-def parse_tokens(raw: str) -> tuple[str, ...]:
-    """``API_TOKENS`` entries, each checked; empty when JWT alone is used."""
-    tokens = tuple(comma_list(raw))
-    for token in tokens:
-        parse_token_entry(token)
-    return tokens
+def _token_entry(entry: str) -> str:
+    parse_token_entry(entry)
+    return entry
 
 
 def usable_token(raw: str) -> str | None:
@@ -91,141 +101,140 @@ def usable_token(raw: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class JwtSettings:
-    secret: str | None = field(default=None, repr=False)  # HS256
-    jwks_url: str | None = None  # RS256 / ES256
-    audience: str | None = None
-    issuer: str | None = None
-    leeway: int = 30
-    jwks_cache_seconds: int = 300
-    jwks_cooldown_seconds: int = 30
-    timeout: float = 5.0
+def _content_type(item: str) -> str:
+    pattern = item.lower()
+    match = _MEDIA_PATTERN.match(pattern)
+    if not match or (match[1] == "*" and match[2] != "*"):
+        raise ValueError(f"entry {pattern!r} is not like image/png, image/* or */*")
+    return pattern
 
 
-@dataclass(frozen=True)
-class PolicySettings:
-    max_upload_size: int | None = None
-    allowed_content_types: tuple[str, ...] = ()  # empty: any
-    subject_prefix: bool = False
-    bind_ip: bool = False
-    expire_after: int | None = None
-    trusted_proxies: int = 0
-
-
-@dataclass(frozen=True)
-class LimitSettings:
-    per_subject: str | None = None
-    per_ip: str | None = None
-    storage_uri: str = field(default="memory://", repr=False)  # may hold a password
-
-
-@dataclass(frozen=True)
-class SecuritySettings:
-    auth_modes: tuple[str, ...] = ("token",)
-    jwt: JwtSettings = field(default_factory=JwtSettings)
-    policy: PolicySettings = field(default_factory=PolicySettings)
-    limits: LimitSettings = field(default_factory=LimitSettings)
-
-
-def parse_content_types(raw: str) -> tuple[str, ...]:
-    patterns = []
-    for item in (part.lower() for part in comma_list(raw)):
-        match = _MEDIA_PATTERN.match(item)
-        if not match or (match[1] == "*" and match[2] != "*"):
-            raise ConfigError(
-                f"ALLOWED_CONTENT_TYPES entry {item!r} is not like image/png, image/* or */*"
-            )
-        patterns.append(item)
-    return tuple(patterns)
-
-
-def parse_rate(env: Mapping[str, str], name: str) -> str | None:
-    raw = text(env, name)
-    if raw is None:
-        return None
+def _rate(raw: str) -> str:
     try:
         parse_many(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a rate like 120/minute, got {raw!r}") from None
+        raise ValueError(f"must be a rate like 120/minute, got {raw!r}") from None
     return raw
 
 
-def load_jwt(env: Mapping[str, str]) -> JwtSettings:
-    secret = text(env, "JWT_SECRET")
-    if secret is not None and len(secret.encode()) < 32:
-        # RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits).
-        raise ConfigError("JWT_SECRET must be at least 32 bytes")
-    jwks_url = url(env, "JWT_JWKS_URL")
-    audience = text(env, "JWT_AUDIENCE")
-    if jwks_url and not audience:
-        # An identity provider signs tokens for many applications; only `aud` says it is ours.
-        raise ConfigError("JWT_AUDIENCE is not set (needed with JWT_JWKS_URL)")
-    return JwtSettings(
-        secret=secret,
-        jwks_url=jwks_url,
-        audience=audience,
-        issuer=text(env, "JWT_ISSUER"),
-        leeway=number(env, "JWT_LEEWAY", 30, 0, 300),
-        jwks_cache_seconds=number(env, "JWT_JWKS_CACHE_SECONDS", 300, 1, 86_400),
-        jwks_cooldown_seconds=number(env, "JWT_JWKS_COOLDOWN", 30, 0, 3600),
+def _limit_storage(uri: str) -> str:
+    scheme, sep, _ = uri.partition("://")
+    if not sep or scheme not in LIMIT_STORAGE_SCHEMES:
+        schemes = ", ".join(scheme + "://" for scheme in LIMIT_STORAGE_SCHEMES)
+        raise ValueError(f"must start with one of {schemes}")
+    return uri
+
+
+RATE = BeforeValidator(_rate)
+
+
+class JwtSettings(EnvSettings):
+    """JWT bearer tokens: HS256 with a shared secret, or RS256 / ES256 from a JWKS."""
+
+    # RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits).
+    secret: Annotated[SecretStr | None, secret_length(32, "bytes")] = Field(
+        None, validation_alias="JWT_SECRET"
+    )
+    jwks_url: Annotated[str | None, URL] = Field(None, validation_alias="JWT_JWKS_URL")  # RS/ES
+    audience: str | None = Field(None, validation_alias="JWT_AUDIENCE")
+    issuer: str | None = Field(None, validation_alias="JWT_ISSUER")
+    leeway: Annotated[int, number(0, 300)] = Field(30, validation_alias="JWT_LEEWAY")
+    jwks_cache_seconds: Annotated[int, number(1, 86_400)] = Field(
+        300, validation_alias="JWT_JWKS_CACHE_SECONDS"
+    )
+    jwks_cooldown_seconds: Annotated[int, number(0, 3600)] = Field(
+        30, validation_alias="JWT_JWKS_COOLDOWN"
+    )
+    timeout: float = 5.0  # of a JWKS fetch; not a variable
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret or self.jwks_url)
+
+    @model_validator(mode="after")
+    def _audience_with_jwks(self) -> Self:
+        if self.jwks_url and not self.audience:
+            # An identity provider signs tokens for many applications; only `aud` says it is ours.
+            raise ConfigError("JWT_AUDIENCE is not set (needed with JWT_JWKS_URL)")
+        return self
+
+
+class PolicySettings(EnvSettings):
+    """What an upload may be, and what its URLs allow."""
+
+    max_upload_size: Annotated[int | None, size(1, MAX_UPLOAD_SIZE_LIMIT)] = Field(
+        None, validation_alias="MAX_UPLOAD_SIZE"
+    )
+    allowed_content_types: Annotated[tuple[str, ...], listing(_content_type)] = Field(
+        (),
+        validation_alias="ALLOWED_CONTENT_TYPES",  # empty: any
+    )
+    subject_prefix: Annotated[bool, FLAG] = Field(False, validation_alias="UPLOAD_SUBJECT_PREFIX")
+    bind_ip: Annotated[bool, FLAG] = Field(False, validation_alias="UPLOAD_BIND_IP")
+    expire_after: Annotated[int | None, number(1, 10 * 366 * 86_400)] = Field(
+        None, validation_alias="UPLOAD_EXPIRE_AFTER"
+    )
+    trusted_proxies: Annotated[int, number(0, 10)] = Field(0, validation_alias="TRUSTED_PROXIES")
+
+
+class LimitSettings(EnvSettings):
+    """Rate limits on ``POST /uploads``, and where their counters live."""
+
+    per_subject: Annotated[str | None, RATE] = Field(None, validation_alias="RATE_LIMIT")
+    per_ip: Annotated[str | None, RATE] = Field(None, validation_alias="RATE_LIMIT_PER_IP")
+    # A secret: redis://:password@host holds one.
+    storage_secret: Annotated[SecretStr, BeforeValidator(_limit_storage)] = Field(
+        SecretStr("memory://"), validation_alias="RATELIMIT_STORAGE_URI"
     )
 
+    @property
+    def storage_uri(self) -> str:
+        """The URI as flask-limiter takes it."""
+        return self.storage_secret.get_secret_value()
 
-def auth_modes(env: Mapping[str, str], jwt: JwtSettings) -> tuple[str, ...]:
-    configured = {
-        "token": bool(text(env, "API_TOKENS")),
-        "jwt": bool(jwt.secret or jwt.jwks_url),
-    }
-    raw = (text(env, "AUTH_MODE") or "").lower()
-    if not raw:
-        modes = tuple(mode for mode in AUTH_MODES if configured[mode])
-        if not modes:
+
+class SecuritySettings(EnvSettings):
+    """Who may call (API tokens, JWTs), and the policy and limits their calls meet."""
+
+    api_tokens: Annotated[tuple[str, ...], listing(_token_entry)] = Field(
+        (),
+        validation_alias="API_TOKENS",
+        repr=False,
+        exclude=True,  # may hold plain tokens
+    )
+    # Empty: every mode whose settings are given (see auth_modes).
+    auth_mode: Annotated[tuple[str, ...], listing(choice(*AUTH_MODES))] = Field(
+        (), validation_alias="AUTH_MODE"
+    )
+    jwt: JwtSettings = Field(default_factory=JwtSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SecuritySettings:
+        return cls.read(
+            env,
+            jwt=JwtSettings.read(env),
+            policy=PolicySettings.read(env),
+            limits=LimitSettings.read(env),
+        )
+
+    def _configured(self, mode: str) -> bool:
+        return bool(self.api_tokens) if mode == "token" else self.jwt.configured
+
+    @property
+    def auth_modes(self) -> tuple[str, ...]:
+        return self.auth_mode or tuple(mode for mode in AUTH_MODES if self._configured(mode))
+
+    @model_validator(mode="after")
+    def _modes_have_their_settings(self) -> Self:
+        if not self.auth_modes:
             raise ConfigError(
                 "API_TOKENS is not set: give at least one bearer token "
                 "(or JWT_SECRET / JWT_JWKS_URL for JWT)"
             )
-        return modes
-    modes = tuple(dict.fromkeys(comma_list(raw)))
-    for mode in modes:
-        if mode not in AUTH_MODES:
-            raise ConfigError(f"AUTH_MODE must list {' and/or '.join(AUTH_MODES)}, got {mode!r}")
-        if not configured[mode]:
-            needed = "API_TOKENS" if mode == "token" else "JWT_SECRET or JWT_JWKS_URL"
-            raise ConfigError(f"AUTH_MODE includes {mode!r} but {needed} is not set")
-    return modes
-
-
-def load_policy(env: Mapping[str, str]) -> PolicySettings:
-    return PolicySettings(
-        max_upload_size=size(env, "MAX_UPLOAD_SIZE", None, 1, MAX_UPLOAD_SIZE_LIMIT),
-        allowed_content_types=parse_content_types(env.get("ALLOWED_CONTENT_TYPES", "")),
-        subject_prefix=flag(env, "UPLOAD_SUBJECT_PREFIX"),
-        bind_ip=flag(env, "UPLOAD_BIND_IP"),
-        expire_after=number(env, "UPLOAD_EXPIRE_AFTER", None, 1, 10 * 366 * 86_400),
-        trusted_proxies=number(env, "TRUSTED_PROXIES", 0, 0, 10),
-    )
-
-
-def load_limits(env: Mapping[str, str]) -> LimitSettings:
-    uri = text(env, "RATELIMIT_STORAGE_URI", "memory://") or "memory://"
-    if urlsplit(uri).scheme not in LIMIT_STORAGE_SCHEMES:
-        raise ConfigError(
-            f"RATELIMIT_STORAGE_URI must start with one of "
-            f"{', '.join(s + '://' for s in LIMIT_STORAGE_SCHEMES)}"
-        )
-    return LimitSettings(
-        per_subject=parse_rate(env, "RATE_LIMIT"),
-        per_ip=parse_rate(env, "RATE_LIMIT_PER_IP"),
-        storage_uri=uri,
-    )
-
-
-def load_security(env: Mapping[str, str]) -> SecuritySettings:
-    jwt = load_jwt(env)
-    return SecuritySettings(
-        auth_modes=auth_modes(env, jwt),
-        jwt=jwt,
-        policy=load_policy(env),
-        limits=load_limits(env),
-    )
+        for mode in self.auth_mode:
+            if not self._configured(mode):
+                needed = "API_TOKENS" if mode == "token" else "JWT_SECRET or JWT_JWKS_URL"
+                raise ConfigError(f"AUTH_MODE includes {mode!r} but {needed} is not set")
+        return self

@@ -1,200 +1,29 @@
 """Storage provider settings, and which provider wins when several are configured.
 
-The first complete set of variables wins: Swift v1 (``ST_*``), then Rackspace (``RACKSPACE_*``),
-then Keystone v3 (``OS_*``). An openrc file sourced in the same shell must not silently take over
-a service configured with ``ST_*`` or ``RACKSPACE_*``.
+The first provider with any of its variables set wins: Swift v1 (``ST_*``), then Rackspace
+(``RACKSPACE_*``), then Keystone v3 (``OS_*``), and all it needs must then be set. An openrc file
+sourced in the same shell must not silently take over a service configured with ``ST_*`` or
+``RACKSPACE_*``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
-from .parsers import ConfigError, check_url, flag, text
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, model_validator
+
+from .parsers import FLAG, URL, ConfigError, one_of
+from .sources import EnvSettings, given
 
 RACKSPACE_IDENTITY_URL = "https://identity.api.rackspacecloud.com/v2.0"
 STORAGE_BACKENDS = ("swiftclient", "pyrax")
 DEFAULT_CONTAINER = "uploads"
 
 
-@dataclass(frozen=True)
-class SwiftV1Auth:
-    """Swift v1 auth (tempauth, swauth): the variables the ``swift`` CLI uses."""
-
-    auth_url: str
-    user: str
-    key: str = field(repr=False)
-
-    provider = "swift-v1"
-
-    @property
-    def secret(self) -> str:
-        return self.key
-
-
-@dataclass(frozen=True)
-class RackspaceAuth:
-    """Rackspace Cloud Files: identity v2.0 with an API key."""
-
-    username: str
-    api_key: str = field(repr=False)
-    region: str | None = None  # None: the account's RAX-AUTH:defaultRegion
-    identity_url: str = RACKSPACE_IDENTITY_URL
-    servicenet: bool = False  # the service's own calls use internalURL; browsers get publicURL
-    backend: str = "swiftclient"
-
-    provider = "rackspace"
-
-    @property
-    def secret(self) -> str:
-        return self.api_key
-
-
-@dataclass(frozen=True)
-class KeystoneAuth:
-    """Any OpenStack Swift behind Keystone v3: password or application credential."""
-
-    auth_url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    project_name: str | None = None
-    project_id: str | None = None
-    user_domain_name: str = "Default"
-    project_domain_name: str = "Default"
-    region_name: str | None = None
-    application_credential_id: str | None = None
-    application_credential_secret: str | None = field(default=None, repr=False)
-
-    provider = "keystone-v3"
-
-    @property
-    def secret(self) -> str:
-        return self.application_credential_secret or self.password or ""
-
-
-StorageAuth = SwiftV1Auth | RackspaceAuth | KeystoneAuth
-
-
-def _complete_set(
-    env: Mapping[str, str], names: tuple[str, ...], build: Callable[..., Any]
-) -> Any | None:
-    values = [env.get(name, "").strip() for name in names]
-    if not any(values):
-        return None
-    missing = [name for name, value in zip(names, values, strict=True) if not value]
-    if missing:
-        given = ", ".join(name for name, value in zip(names, values, strict=True) if value)
-        raise ConfigError(f"{missing[0]} is not set (needed with {given})")
-    return build(*values)
-
-
-def _swift_v1(env: Mapping[str, str]) -> SwiftV1Auth | None:
-    auth = _complete_set(env, ("ST_AUTH", "ST_USER", "ST_KEY"), SwiftV1Auth)
-    if auth is not None:
-        check_url("ST_AUTH", auth.auth_url)
-    return auth
-
-
-def _rackspace(env: Mapping[str, str]) -> RackspaceAuth | None:
-    found = _complete_set(env, ("RACKSPACE_USERNAME", "RACKSPACE_API_KEY"), lambda *v: v)
-    if found is None:
-        return None
-    username, api_key = found
-    backend = storage_backend(env)
-    if backend == "pyrax":
-        _check_pyrax_limits(env)
-    identity_url = check_url(
-        "RACKSPACE_IDENTITY_URL", text(env, "RACKSPACE_IDENTITY_URL", RACKSPACE_IDENTITY_URL)
-    )
-    return RackspaceAuth(
-        username=username,
-        api_key=api_key,
-        region=(text(env, "RACKSPACE_REGION") or "").upper() or None,
-        identity_url=identity_url.rstrip("/"),
-        servicenet=flag(env, "RACKSPACE_SERVICENET"),
-        backend=backend,
-    )
-
-
-def _check_pyrax_limits(env: Mapping[str, str]) -> None:
-    """pyrax signs SHA1 only, and only ASCII paths: refuse at start-up what it cannot sign."""
-    if (text(env, "TEMPURL_DIGEST") or "").lower() != "sha1":
-        raise ConfigError("STORAGE_BACKEND=pyrax signs with SHA1 only: set TEMPURL_DIGEST=sha1")
-    if not (text(env, "UPLOAD_CONTAINER") or DEFAULT_CONTAINER).isascii():
-        raise ConfigError(
-            "STORAGE_BACKEND=pyrax signs ASCII paths only: use an ASCII UPLOAD_CONTAINER"
-        )
-
-
-_KEYSTONE_NAMES = (
-    "OS_AUTH_URL",
-    "OS_USERNAME",
-    "OS_PASSWORD",
-    "OS_APPLICATION_CREDENTIAL_ID",
-    "OS_APPLICATION_CREDENTIAL_SECRET",
-)
-
-
-def _keystone(env: Mapping[str, str]) -> KeystoneAuth | None:
-    get = {name: env.get(name, "").strip() for name in _KEYSTONE_NAMES}
-    if not any(get.values()):
-        return None
-    auth_url = get["OS_AUTH_URL"]
-    if not auth_url:
-        given = ", ".join(name for name, value in get.items() if value)
-        raise ConfigError(f"OS_AUTH_URL is not set (needed with {given})")
-    check_url("OS_AUTH_URL", auth_url)
-    if urlsplit(auth_url).path.rstrip("/").endswith("/v2.0"):
-        raise ConfigError("OS_AUTH_URL points at Keystone v2.0; give the v3 endpoint")
-    project_name = text(env, "OS_PROJECT_NAME") or text(env, "OS_TENANT_NAME")
-    project_id = text(env, "OS_PROJECT_ID") or text(env, "OS_TENANT_ID")
-    common = {
-        "auth_url": auth_url,
-        "region_name": text(env, "OS_REGION_NAME"),
-        "user_domain_name": text(env, "OS_USER_DOMAIN_NAME", "Default"),
-        "project_domain_name": text(env, "OS_PROJECT_DOMAIN_NAME", "Default"),
-    }
-    app_id, app_secret = (
-        get["OS_APPLICATION_CREDENTIAL_ID"],
-        get["OS_APPLICATION_CREDENTIAL_SECRET"],
-    )
-    if app_id or app_secret:
-        if not (app_id and app_secret):
-            missing = "OS_APPLICATION_CREDENTIAL_" + ("SECRET" if app_id else "ID")
-            raise ConfigError(f"{missing} is not set (application credentials need both)")
-        auth = KeystoneAuth(
-            application_credential_id=app_id, application_credential_secret=app_secret, **common
-        )
-    else:
-        for name in ("OS_USERNAME", "OS_PASSWORD"):
-            if not get[name]:
-                raise ConfigError(f"{name} is not set (needed with OS_AUTH_URL)")
-        if not (project_name or project_id):
-            raise ConfigError("OS_PROJECT_NAME is not set (needed with OS_USERNAME)")
-        auth = KeystoneAuth(
-            username=get["OS_USERNAME"],
-            password=get["OS_PASSWORD"],
-            project_name=project_name,
-            project_id=project_id,
-            **common,
-        )
-    if importlib.util.find_spec("keystoneauth1") is None:
-        raise ConfigError(
-            "OS_AUTH_URL is set but keystoneauth1 is not installed: "
-            "pip install 'upload-signer[keystone]'"
-        )
-    return auth
-
-
-def storage_backend(env: Mapping[str, str]) -> str:
-    backend = (text(env, "STORAGE_BACKEND") or "swiftclient").lower()
-    if backend not in STORAGE_BACKENDS:
-        raise ConfigError(
-            f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {backend!r}"
-        )
+def _installed(backend: str) -> str:
     if backend == "pyrax" and importlib.util.find_spec("pyrax") is None:
         raise ConfigError(
             "STORAGE_BACKEND=pyrax but pyrax is not installed: pip install 'upload-signer[pyrax]'"
@@ -202,22 +31,165 @@ def storage_backend(env: Mapping[str, str]) -> str:
     return backend
 
 
-# Provider loaders in priority order: the first complete set of variables wins.
-STORAGE_LOADERS = (_swift_v1, _rackspace, _keystone)
+def _keystone_v3(url: str) -> str:
+    if urlsplit(url).path.rstrip("/").endswith("/v2.0"):
+        raise ValueError("points at Keystone v2.0; give the v3 endpoint")
+    return url
+
+
+class StorageBackend(EnvSettings):
+    """The library that talks to storage."""
+
+    backend: Annotated[str, one_of(*STORAGE_BACKENDS), AfterValidator(_installed)] = Field(
+        "swiftclient", validation_alias="STORAGE_BACKEND"
+    )
+
+
+class ProviderAuth(StorageBackend):
+    """What every provider shares: its variables, and the backend that talks to it."""
+
+    provider: ClassVar[str]
+    # Any of these set selects the provider; then each of ``needed`` must be set too.
+    variables: ClassVar[tuple[str, ...]]
+    needed: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def chosen(cls, present: Mapping[str, str]) -> bool:
+        """Whether any of its variables is among ``present`` (as :func:`given` returns them)."""
+        return any(name in present for name in cls.variables)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _complete_set(cls, data: dict[str, Any]) -> dict[str, Any]:
+        missing = [name for name in cls.needed if name not in data]
+        if missing:
+            present = ", ".join(name for name in cls.variables if name in data)
+            raise ConfigError(f"{missing[0]} is not set (needed with {present})")
+        return data
+
+    @model_validator(mode="after")
+    def _backend_speaks_provider(self) -> Self:
+        if self.backend == "pyrax" and self.provider != RackspaceAuth.provider:
+            raise ConfigError(
+                "STORAGE_BACKEND=pyrax needs Rackspace credentials (RACKSPACE_USERNAME, "
+                f"RACKSPACE_API_KEY), but {self.provider} credentials were found first"
+            )
+        return self
+
+
+class SwiftV1Auth(ProviderAuth):
+    """Swift v1 auth (tempauth, swauth): the variables the ``swift`` CLI uses.
+
+    ``secret`` (each provider has one) is the credential a derived TempURL key is made from.
+    """
+
+    provider = "swift-v1"
+    variables = needed = ("ST_AUTH", "ST_USER", "ST_KEY")
+
+    auth_url: Annotated[str, URL] = Field(validation_alias="ST_AUTH")
+    user: str = Field(validation_alias="ST_USER")
+    key: SecretStr = Field(validation_alias="ST_KEY")
+
+    @property
+    def secret(self) -> str:
+        return self.key.get_secret_value()
+
+
+class RackspaceAuth(ProviderAuth):
+    """Rackspace Cloud Files: identity v2.0 with an API key."""
+
+    provider = "rackspace"
+    variables = needed = ("RACKSPACE_USERNAME", "RACKSPACE_API_KEY")
+
+    username: str = Field(validation_alias="RACKSPACE_USERNAME")
+    api_key: SecretStr = Field(validation_alias="RACKSPACE_API_KEY")
+    # None: the account's RAX-AUTH:defaultRegion.
+    region: Annotated[str | None, AfterValidator(str.upper)] = Field(
+        None, validation_alias="RACKSPACE_REGION"
+    )
+    identity_url: Annotated[str, URL, AfterValidator(lambda url: url.rstrip("/"))] = Field(
+        RACKSPACE_IDENTITY_URL, validation_alias="RACKSPACE_IDENTITY_URL"
+    )
+    # The service's own calls use internalURL; browsers always get publicURL.
+    servicenet: Annotated[bool, FLAG] = Field(False, validation_alias="RACKSPACE_SERVICENET")
+
+    @property
+    def secret(self) -> str:
+        return self.api_key.get_secret_value()
+
+
+class KeystoneAuth(ProviderAuth):
+    """Any OpenStack Swift behind Keystone v3: password or application credential."""
+
+    provider = "keystone-v3"
+    variables = (
+        "OS_AUTH_URL",
+        "OS_USERNAME",
+        "OS_PASSWORD",
+        "OS_APPLICATION_CREDENTIAL_ID",
+        "OS_APPLICATION_CREDENTIAL_SECRET",
+    )
+    needed = ("OS_AUTH_URL",)
+
+    auth_url: Annotated[str, URL, AfterValidator(_keystone_v3)] = Field(
+        validation_alias="OS_AUTH_URL"
+    )
+    username: str | None = Field(None, validation_alias="OS_USERNAME")
+    password: SecretStr | None = Field(None, validation_alias="OS_PASSWORD")
+    # The older TENANT names still come from many openrc files.
+    project_name: str | None = Field(
+        None, validation_alias=AliasChoices("OS_PROJECT_NAME", "OS_TENANT_NAME")
+    )
+    project_id: str | None = Field(
+        None, validation_alias=AliasChoices("OS_PROJECT_ID", "OS_TENANT_ID")
+    )
+    user_domain_name: str = Field("Default", validation_alias="OS_USER_DOMAIN_NAME")
+    project_domain_name: str = Field("Default", validation_alias="OS_PROJECT_DOMAIN_NAME")
+    region_name: str | None = Field(None, validation_alias="OS_REGION_NAME")
+    application_credential_id: str | None = Field(
+        None, validation_alias="OS_APPLICATION_CREDENTIAL_ID"
+    )
+    application_credential_secret: SecretStr | None = Field(
+        None, validation_alias="OS_APPLICATION_CREDENTIAL_SECRET"
+    )
+
+    @property
+    def secret(self) -> str:
+        chosen = self.application_credential_secret or self.password
+        return chosen.get_secret_value() if chosen else ""
+
+    @model_validator(mode="after")
+    def _one_whole_credential(self) -> Self:
+        app_id, app_secret = self.application_credential_id, self.application_credential_secret
+        if app_id or app_secret:
+            if not (app_id and app_secret):
+                missing = "OS_APPLICATION_CREDENTIAL_" + ("SECRET" if app_id else "ID")
+                raise ConfigError(f"{missing} is not set (application credentials need both)")
+        else:
+            for name, value in (("OS_USERNAME", self.username), ("OS_PASSWORD", self.password)):
+                if value is None:
+                    raise ConfigError(f"{name} is not set (needed with OS_AUTH_URL)")
+            if not (self.project_name or self.project_id):
+                raise ConfigError("OS_PROJECT_NAME is not set (needed with OS_USERNAME)")
+        if importlib.util.find_spec("keystoneauth1") is None:
+            raise ConfigError(
+                "OS_AUTH_URL is set but keystoneauth1 is not installed: "
+                "pip install 'upload-signer[keystone]'"
+            )
+        return self
+
+
+StorageAuth = SwiftV1Auth | RackspaceAuth | KeystoneAuth
+# In priority order: the first provider with any of its variables set wins.
+PROVIDERS: tuple[type[StorageAuth], ...] = (SwiftV1Auth, RackspaceAuth, KeystoneAuth)
 
 
 def load_storage_auth(env: Mapping[str, str]) -> StorageAuth:
-    backend = storage_backend(env)
-    for loader in STORAGE_LOADERS:
-        auth = loader(env)
-        if auth is not None:
-            if backend == "pyrax" and not isinstance(auth, RackspaceAuth):
-                raise ConfigError(
-                    "STORAGE_BACKEND=pyrax needs Rackspace credentials (RACKSPACE_USERNAME, "
-                    f"RACKSPACE_API_KEY), but {auth.provider} credentials were found first"
-                )
-            return auth
-    if backend == "pyrax":
+    present = given(env)
+    for provider in PROVIDERS:
+        if provider.chosen(present):
+            return provider.read(env)
+    if StorageBackend.read(env).backend == "pyrax":
         raise ConfigError("STORAGE_BACKEND=pyrax needs RACKSPACE_USERNAME and RACKSPACE_API_KEY")
     raise ConfigError(
         "no storage credentials: set ST_AUTH, ST_USER and ST_KEY; or RACKSPACE_USERNAME and "

@@ -37,12 +37,12 @@ def plugin(auth: KeystoneAuth) -> v3.Auth:
         return v3.ApplicationCredential(
             auth_url=url,
             application_credential_id=auth.application_credential_id,
-            application_credential_secret=auth.application_credential_secret,
+            application_credential_secret=auth.secret,
         )
     return v3.Password(
         auth_url=url,
         username=auth.username,
-        password=auth.password,
+        password=auth.secret,
         user_domain_name=auth.user_domain_name,
         project_name=auth.project_name,
         project_id=auth.project_id,

@@ -87,5 +87,6 @@ def prepare(store: ObjectStore, settings: Settings) -> Signer:
     # Browsers PUT segments of large files straight into the segments container too.
     for container in (settings.container, settings.segments_container):
         ensure_container(store, container, settings.cors_origins)
-    key = ensure_tempurl_key(store, settings.tempurl_key, settings.storage.secret)
+    configured = settings.tempurl_key.get_secret_value() if settings.tempurl_key else None
+    key = ensure_tempurl_key(store, configured, settings.storage.secret)
     return signer_for(store, settings.container, key, settings.tempurl_digest)

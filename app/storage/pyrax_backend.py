@@ -92,7 +92,7 @@ class PyraxStore:
         self.auth = auth
         self.timeout = timeout
         self._context = pyrax.create_context(
-            "rackspace", username=auth.username, api_key=auth.api_key
+            "rackspace", username=auth.username, api_key=auth.secret
         )
         self._context.auth_endpoint = auth.identity_url + "/"
         self._exc = pyrax.exceptions

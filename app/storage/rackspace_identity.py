@@ -73,7 +73,7 @@ class RackspaceIdentity:
     # -- identity -----------------------------------------------------------------------------
     def _authenticate(self) -> Access:
         url = f"{self.auth.identity_url}/tokens"
-        credentials = {"username": self.auth.username, "apiKey": self.auth.api_key}
+        credentials = {"username": self.auth.username, "apiKey": self.auth.secret}
         try:
             response = self._http.post(
                 url,

@@ -79,7 +79,7 @@ class SwiftStore:
             self._conn = _CountedConnection(
                 authurl=auth.auth_url,
                 user=auth.user,
-                key=auth.key,
+                key=auth.secret,
                 auth_version="1",
                 timeout=timeout,
                 **_RETRY,

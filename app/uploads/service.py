@@ -67,7 +67,9 @@ class UploadService:
         self.limits = prepared.limits
         self.rules = rules
         self.ids = UploadIds(
-            settings.secret_key or upload_id_secret(prepared.signer.key),
+            settings.secret_key.get_secret_value()
+            if settings.secret_key
+            else upload_id_secret(prepared.signer.key),
             settings.upload_session_ttl,
         )
         # Headers every stored piece carries: parts of a segmented upload and its manifest too.
