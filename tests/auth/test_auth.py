@@ -18,6 +18,7 @@ from app.settings.security import bare_subject
 from app.settings.service import Settings
 from tests.support.constants import TOKEN
 from tests.support.jwks import AUDIENCE, ISSUER, JwksServer, ec_key, public_jwk, rsa_key, token
+from tests.support.problems import assert_problem
 
 SECRET = "s" * 40
 ALICE = "alice-token-0123456789"
@@ -68,8 +69,7 @@ def test_each_token_form_authenticates_as_its_subject(token_client):
 )
 def test_wrong_tokens_get_401_with_a_bearer_challenge(token_client, credential):
     response = post(token_client, credential)
-    assert response.status_code == 401
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 401)
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 

@@ -1,4 +1,8 @@
-"""`upload-signer check`: against the real embedded Swift, and against mocked Rackspace/Keystone."""
+"""`upload-signer check` against a real embedded Swift.
+
+With Swift v1 auth on the session's Swift, and behind a mocked Rackspace identity (with ServiceNet)
+or Keystone whose catalog points at a Swift of this module.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,22 @@ import io
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 
 import pytest
-import requests_mock
 from swiftclient import client as swift_client
 
 from app.cli.check import run_check
 from tests.support import rackspace
 from tests.support.constants import ALLOWED_ORIGIN, TOKEN
-from tests.support.fake_swift import FakeSwiftAccount
+from tests.support.keystone import keystone_env, mock_keystone
 from tests.support.servers import BIN, ROOT
+from tests.support.swift_account import (
+    PUBLIC_CLIENT,
+    SERVICENET_CLIENT,
+    SwiftAccount,
+    identity_mocked,
+)
 
 OTHER_ORIGIN = "https://second.example"
 
@@ -137,28 +147,45 @@ def test_the_cli_runs_check_with_the_service_environment(check_env):
     assert result.stderr == ""
 
 
-# -- the same check on Rackspace (ServiceNet) and Keystone, mocked -------------------------------
-def test_check_passes_on_rackspace_with_servicenet():
-    env = rackspace.ENV | {"RACKSPACE_REGION": "IAD", "RACKSPACE_SERVICENET": "1"}
-    with requests_mock.Mocker() as mock:
-        mock.post(f"{rackspace.IDENTITY}/tokens", json=rackspace.token_answer())
-        files = FakeSwiftAccount(
-            mock, rackspace.internal_url("IAD"), {"tok-1"}, rackspace.public_url("IAD")
-        )
+# -- the same check behind Rackspace identity (ServiceNet) and Keystone --------------------------
+@pytest.fixture(scope="module")
+def provider_swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftAccount]:
+    with SwiftAccount.started(tmp_path_factory.mktemp("check-provider-swift")) as account:
+        yield account
+
+
+@pytest.fixture
+def cloud(provider_swift: SwiftAccount) -> SwiftAccount:
+    """The module's Swift behind an identity service, its access log read from now on."""
+    provider_swift.mark()
+    return provider_swift
+
+
+def own_container() -> dict[str, str]:
+    return {"UPLOAD_CONTAINER": f"check-{uuid.uuid4().hex[:8]}"}
+
+
+def test_check_passes_on_rackspace_with_servicenet(cloud):
+    env = rackspace.ENV | own_container() | {"RACKSPACE_REGION": "IAD", "RACKSPACE_SERVICENET": "1"}
+    with identity_mocked() as mock:
+        rackspace.mock_identity(mock, cloud, region="IAD")
         code, lines = check(env, fix=True)
-        assert code == 0, lines
-        assert line(lines, "authenticate") == (
-            f"ok    authenticate           rackspace, storage URL {rackspace.public_url('IAD')} "
-            f"(own calls: {rackspace.internal_url('IAD')}), region IAD"
-        )
-        assert files.objects == {}  # deleted again
-        puts = [r for r in mock.request_history if r.method == "PUT" and "temp_url_sig" in r.url]
-        assert puts and puts[0].url.startswith(rackspace.public_url("IAD"))
+    assert code == 0, lines
+    assert line(lines, "authenticate") == (
+        f"ok    authenticate           rackspace, storage URL {cloud.public_url} "
+        f"(own calls: {cloud.internal_url}), region IAD"
+    )
+    assert cloud.object_names(env["UPLOAD_CONTAINER"]) == []  # its test object deleted again
+    calls = cloud.calls()
+    signed = [c for c in calls if c.method == "PUT" and "temp_url_sig" in c.path]
+    assert signed and all(c.client == PUBLIC_CLIENT for c in signed)  # as a browser would
+    own = [c for c in calls if c.token]
+    assert own and all(c.client == SERVICENET_CLIENT for c in own)
 
 
 def test_check_names_an_unknown_rackspace_region():
-    with requests_mock.Mocker() as mock:
-        mock.post(f"{rackspace.IDENTITY}/tokens", json=rackspace.token_answer())
+    with identity_mocked() as mock:
+        rackspace.mock_identity(mock, None)
         code, lines = check(rackspace.ENV | {"RACKSPACE_REGION": "SFO"})
     assert code == 1
     assert lines[0] == (
@@ -167,19 +194,16 @@ def test_check_names_an_unknown_rackspace_region():
     )
 
 
-def test_check_passes_on_keystone():
-    from tests.storage.test_providers import KEYSTONE, SWIFT_PUBLIC, keystone_env, keystone_token
-
-    with requests_mock.Mocker() as mock:
-        mock.post(
-            f"{KEYSTONE}/auth/tokens",
-            status_code=201,
-            json=keystone_token(["password"]),
-            headers={"X-Subject-Token": "ks-token"},
-        )
-        FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-token"})
-        code, lines = check(keystone_env(), fix=True)
+def test_check_passes_on_keystone(cloud):
+    env = keystone_env(own_container())
+    with identity_mocked() as mock:
+        mock_keystone(mock, cloud)
+        code, lines = check(env, fix=True)
     assert code == 0, lines
     assert line(lines, "authenticate") == (
-        f"ok    authenticate           keystone-v3, storage URL {SWIFT_PUBLIC}, region RegionTwo"
+        f"ok    authenticate           keystone-v3, storage URL {cloud.public_url}, "
+        "region RegionTwo"
     )
+    assert cloud.object_names(env["UPLOAD_CONTAINER"]) == []
+    own = [c for c in cloud.calls() if c.token]
+    assert own and all(c.used(cloud.token()) for c in own)

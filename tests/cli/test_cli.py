@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from app.embedded.node import free_port
+from tests.support.processes import servers_of, wait_gone
 from tests.support.servers import BIN, ROOT, StorageServer
 
 BAD_ENV = {"ST_AUTH": "http://127.0.0.1:1/auth/v1.0", "ST_USER": "a:b", "ST_KEY": "k"}
@@ -47,27 +46,6 @@ def test_a_bad_setting_stops_start_up_with_one_line(command):
     ]
 
 
-def _servers_of(data_dir: Path) -> list[int]:
-    """PIDs of Swift servers whose command line names this data directory."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "app.embedded.launch" in cmdline and str(data_dir) in cmdline:
-                pids.append(int(proc.name))
-    return pids
-
-
-def _wait_gone(data_dir: Path, timeout: float = 15) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (left := _servers_of(data_dir)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
 def test_storage_command_prints_credentials_and_stops_every_server(tmp_path):
     server = StorageServer(tmp_path / "data")
     env = server.start()
@@ -80,10 +58,10 @@ def test_storage_command_prints_credentials_and_stops_every_server(tmp_path):
             timeout=10,
         )
         assert auth.status_code == 200
-        assert len(_servers_of(tmp_path / "data")) == 4
+        assert len(servers_of(tmp_path / "data")) == 4
     finally:
         server.stop()
-    assert _wait_gone(tmp_path / "data") == []
+    assert wait_gone(tmp_path / "data") == []
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{server.port}/healthcheck", timeout=5)
 
@@ -92,10 +70,10 @@ def test_storage_servers_die_with_a_killed_storage_command(tmp_path):
     server = StorageServer(tmp_path / "data")
     server.start()
     try:
-        assert len(_servers_of(tmp_path / "data")) == 4
+        assert len(servers_of(tmp_path / "data")) == 4
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
-        assert _wait_gone(tmp_path / "data") == []
+        assert wait_gone(tmp_path / "data") == []
     finally:
         server.stop()
 
@@ -147,7 +125,7 @@ def test_storage_on_a_busy_port_fails_with_a_clear_message(tmp_path, swift):
         == f"upload-signer storage: port {swift.port} on 127.0.0.1 is already in use\n"
     )
     assert result.stdout == ""
-    assert _wait_gone(tmp_path / "d") == []
+    assert wait_gone(tmp_path / "d") == []
 
 
 def test_storage_rejects_a_bad_size():

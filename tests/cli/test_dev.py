@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from app.embedded.node import free_port
-from tests.cli.test_cli import _wait_gone
+from tests.support.processes import wait_gone
 from tests.support.servers import BIN, ROOT
 
 
@@ -80,7 +80,7 @@ def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tm
 
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
-    assert _wait_gone(tmp_path / "data") == []
+    assert wait_gone(tmp_path / "data") == []
     with pytest.raises(requests.ConnectionError):
         requests.get(api + "/healthz", timeout=5)
 

@@ -17,6 +17,7 @@ import pytest
 from app import create_app
 from app.web.runtime import Runtime
 from tests.support.constants import TOKEN
+from tests.support.problems import assert_problem
 from tests.support.servers import StorageServer
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -48,8 +49,7 @@ def wait_status(client, path: str, status: int, timeout: float = 30) -> None:
 
 
 def assert_503_with_retry_after(response) -> None:
-    assert response.status_code == 503
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 503)
     assert int(response.headers["Retry-After"]) > 0
 
 

@@ -1,8 +1,9 @@
-"""Rackspace Cloud Files (identity v2.0) and Keystone v3, against requests-mock.
+"""Rackspace Cloud Files (identity v2.0) and Keystone v3, on a real Swift.
 
-No local server can be Rackspace identity or a Keystone catalog, so these use requests-mock with
-answers shaped like the real ones (tests/rackspace.py) and a small stateful Swift account
-(tests/fake_swift.py). The Swift v1 path is proven against the real embedded Swift elsewhere.
+No local server can be Rackspace identity or a Keystone catalog, so those answers come from
+requests-mock (tests/support/rackspace.py, keystone.py). Their catalog points at an embedded Swift
+of this module and their token is one that Swift issued: every storage call the store makes is
+real, and what it did is read back from that Swift (headers, objects, the proxy's access log).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-import requests_mock
+import requests
 
 from app import create_app
 from app.settings.parsers import ConfigError
@@ -22,22 +24,23 @@ from app.settings.service import Settings
 from app.settings.storage import KeystoneAuth, RackspaceAuth, SwiftV1Auth
 from app.storage.factory import open_store
 from app.storage.interface import StorageError
+from app.storage.preparation import prepare
 from app.storage.rackspace_identity import RackspaceIdentity, parse_access
 from app.storage.swift import SwiftStore
 from app.web.runtime import Runtime
 from tests.support import rackspace
-from tests.support.fake_swift import FakeSwiftAccount
+from tests.support.keystone import KEYSTONE, OS, REGION, keystone_env, mock_keystone, service_env
+from tests.support.swift_account import (
+    PUBLIC_CLIENT,
+    SERVICENET_CLIENT,
+    SwiftAccount,
+    identity_mocked,
+    never_issued_token,
+    shown,
+)
 
 ST = {"ST_AUTH": "http://127.0.0.1:1/auth/v1.0", "ST_USER": "a:b", "ST_KEY": "k"}
-OS = {
-    "OS_AUTH_URL": "https://keystone.example/v3",
-    "OS_USERNAME": "alice",
-    "OS_PASSWORD": "s3cret-password",
-    "OS_PROJECT_NAME": "uploads-project",
-    "OS_USER_DOMAIN_NAME": "Default",
-    "OS_PROJECT_DOMAIN_NAME": "Default",
-    "OS_REGION_NAME": "RegionTwo",
-}
+API = {"Authorization": f"Bearer {rackspace.ENV['API_TOKENS']}"}
 
 
 def settings(env: dict[str, str]) -> Settings:
@@ -51,6 +54,26 @@ def assert_valid_tempurl(url: str, method: str, key: str) -> None:
     expires = query["temp_url_expires"][0]
     body = f"{method}\n{expires}\n{unquote(parts.path)}".encode()
     assert query["temp_url_sig"] == [hmac.new(key.encode(), body, hashlib.sha256).hexdigest()]
+
+
+@pytest.fixture(scope="module")
+def provider_swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftAccount]:
+    """A Swift of this module's own: the token tests restart it to revoke its tokens."""
+    with SwiftAccount.started(tmp_path_factory.mktemp("provider-swift")) as account:
+        yield account
+
+
+@pytest.fixture
+def swift(provider_swift: SwiftAccount) -> SwiftAccount:
+    """The module's Swift, its access log read from the start of the test."""
+    provider_swift.mark()
+    return provider_swift
+
+
+@pytest.fixture
+def mock() -> Iterator:
+    with identity_mocked() as mocker:
+        yield mocker
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -90,25 +113,22 @@ def test_rackspace_settings_errors_name_the_variable(env, message):
     ],
 )
 def test_keystone_settings_errors_name_the_variable(env, message):
-    base = {k: v for k, v in rackspace.ENV.items() if not k.startswith("RACKSPACE")}
     with pytest.raises(ConfigError, match=message):
-        Settings.from_env(base | OS | env)
+        Settings.from_env(service_env() | OS | env)
 
 
 def test_pyrax_backend_needs_rackspace_credentials():
-    base = {k: v for k, v in rackspace.ENV.items() if not k.startswith("RACKSPACE")}
     with pytest.raises(ConfigError, match="STORAGE_BACKEND=pyrax"):
-        Settings.from_env(base | OS | {"STORAGE_BACKEND": "pyrax"})
+        Settings.from_env(service_env() | OS | {"STORAGE_BACKEND": "pyrax"})
 
 
 def test_settings_pick_the_keystone_application_credential():
-    base = {k: v for k, v in rackspace.ENV.items() if not k.startswith("RACKSPACE")}
     env = {
-        "OS_AUTH_URL": "https://keystone.example/v3",
+        "OS_AUTH_URL": KEYSTONE,
         "OS_APPLICATION_CREDENTIAL_ID": "app-cred-id",
         "OS_APPLICATION_CREDENTIAL_SECRET": "app-cred-secret",
     }
-    auth = Settings.from_env(base | env).storage
+    auth = Settings.from_env(service_env() | env).storage
     assert isinstance(auth, KeystoneAuth)
     assert auth.application_credential_id == "app-cred-id"
     assert auth.secret == "app-cred-secret"
@@ -116,21 +136,8 @@ def test_settings_pick_the_keystone_application_credential():
 
 
 # -- Rackspace identity v2.0 + Cloud Files -----------------------------------------------------
-@pytest.fixture
-def mock():
-    with requests_mock.Mocker() as mocker:
-        yield mocker
-
-
-def identity(mock, *answers: dict) -> requests_mock.adapter._Matcher:
-    return mock.post(
-        f"{rackspace.IDENTITY}/tokens", [{"json": a, "status_code": 200} for a in answers]
-    )
-
-
-def test_rackspace_start_up_signs_for_the_default_region(mock):
-    auth_calls = identity(mock, rackspace.token_answer())
-    files = FakeSwiftAccount(mock, rackspace.public_url("ORD"), {"tok-1"})
+def test_rackspace_start_up_signs_for_the_default_region(mock, swift):
+    auth_calls = rackspace.mock_identity(mock, swift)
     app = create_app(rackspace.ENV)
     assert app.test_client().get("/readyz").status_code == 200
     body = auth_calls.request_history[0].json()
@@ -142,39 +149,44 @@ def test_rackspace_start_up_signs_for_the_default_region(mock):
             }
         }
     }
-    assert files.containers["uploads"]["x-container-meta-access-control-allow-origin"] == (
+    assert swift.container_headers("uploads")["x-container-meta-access-control-allow-origin"] == (
         "https://app.example.com"
     )
-    key = files.account["x-account-meta-temp-url-key"]
-    answer = app.test_client().post(
-        "/uploads",
-        json={"filename": "a.txt"},
-        headers={"Authorization": f"Bearer {rackspace.ENV['API_TOKENS']}"},
-    )
+    key = swift.tempurl_key()
+    answer = app.test_client().post("/uploads", json={"filename": "a.txt"}, headers=API)
     assert answer.status_code == 201
-    upload = answer.get_json()["upload_url"]
-    assert upload.startswith(rackspace.public_url("ORD") + "/uploads/")
+    upload, download = answer.get_json()["upload_url"], answer.get_json()["download_url"]
+    assert upload.startswith(swift.public_url + "/uploads/")
     assert_valid_tempurl(upload, "PUT", key)
-    assert_valid_tempurl(answer.get_json()["download_url"], "GET", key)
+    assert_valid_tempurl(download, "GET", key)
+    # Swift itself takes both signatures.
+    headers = answer.get_json()["upload_headers"]
+    assert requests.put(upload, data=b"via Cloud Files", headers=headers, timeout=30).ok
+    assert requests.get(download, timeout=30).content == b"via Cloud Files"
+    # The store's own calls carried the token identity handed out, the public way.
+    own = swift.token_calls()
+    assert own and all(c.used(swift.token()) and c.client == PUBLIC_CLIENT for c in own)
 
 
-def test_servicenet_calls_go_internal_while_browsers_get_public_urls(mock):
-    identity(mock, rackspace.token_answer())
-    internal = FakeSwiftAccount(mock, rackspace.internal_url("LON"), {"tok-1"})
-    store = open_store(settings({"RACKSPACE_REGION": "lon", "RACKSPACE_SERVICENET": "1"}))
-    from app.storage.preparation import prepare
-
-    signer = prepare(store, settings({"RACKSPACE_REGION": "lon", "RACKSPACE_SERVICENET": "1"}))
-    assert "uploads" in internal.containers  # the service's own calls used ServiceNet
-    assert all("snet-" in r.url for r in mock.request_history if "clouddrive" in r.url)
-    assert signer.storage_url == rackspace.public_url("LON")
-    assert signer.sign("PUT", "obj", int(time.time()) + 60).startswith(
-        rackspace.public_url("LON") + "/uploads/obj?"
+def test_servicenet_calls_go_internal_while_browsers_get_public_urls(mock, swift):
+    rackspace.mock_identity(mock, swift, region="LON")
+    config = settings(
+        {"RACKSPACE_REGION": "lon", "RACKSPACE_SERVICENET": "1", "UPLOAD_CONTAINER": "snet"}
     )
+    signer = prepare(open_store(config), config)
+    assert swift.container_headers("snet") is not None  # the service's own calls made it
+    own = swift.token_calls()
+    assert own and all(c.client == SERVICENET_CLIENT for c in own)  # ... through ServiceNet
+    assert signer.storage_url == swift.public_url
+    url = signer.sign("PUT", "obj", int(time.time()) + 60)
+    assert url.startswith(swift.public_url + "/snet/obj?")
+    swift.mark()
+    assert requests.put(url, data=b"x", timeout=30).status_code == 201
+    assert [(c.client, c.method) for c in swift.calls()] == [(PUBLIC_CLIENT, "PUT")]
 
 
 def test_an_unknown_region_lists_the_regions_the_catalog_has(mock):
-    identity(mock, rackspace.token_answer(regions=("DFW", "LON")))
+    rackspace.mock_identity(mock, None, {"regions": ("DFW", "LON")})
     store = open_store(settings({"RACKSPACE_REGION": "XYZ"}))
     with pytest.raises(StorageError) as error:
         store.authenticate()
@@ -184,7 +196,7 @@ def test_an_unknown_region_lists_the_regions_the_catalog_has(mock):
 
 
 def test_a_catalog_without_cloud_files_says_so(mock):
-    identity(mock, rackspace.token_answer(cloud_files=False))
+    rackspace.mock_identity(mock, None, {"cloud_files": False})
     with pytest.raises(StorageError, match="catalog has no Cloud Files"):
         open_store(settings({})).authenticate()
 
@@ -223,46 +235,55 @@ def test_identity_expiry_with_a_utc_offset_and_a_region_in_lower_case():
 
 
 def test_identity_unreachable_names_the_url(mock):
-    import requests
-
     mock.post(f"{rackspace.IDENTITY}/tokens", exc=requests.ConnectTimeout)
     with pytest.raises(StorageError, match=r"identity unreachable at https://identity\.api"):
         open_store(settings({})).authenticate()
 
 
-def test_the_token_is_renewed_before_it_expires(mock):
+def test_the_token_is_renewed_before_it_expires(mock, swift):
     now = [1_000_000.0]
     auth = settings({"RACKSPACE_REGION": "DFW"}).storage
-    calls = identity(
-        mock,
-        rackspace.token_answer("tok-1", expires=now[0] + 3600),
-        rackspace.token_answer("tok-2", expires=now[0] + 7200),
+    calls = rackspace.mock_identity(
+        mock, swift, {"expires": now[0] + 3600}, {"expires": now[0] + 7200}, region="DFW"
     )
-    files = FakeSwiftAccount(mock, rackspace.public_url("DFW"), {"tok-1", "tok-2"})
     store = SwiftStore(auth, identity=RackspaceIdentity(auth, clock=lambda: now[0]))
+    first = swift.token()
     store.tempurl_keys()
     now[0] += 3000  # still 600 s left: the token is reused
     store.tempurl_keys()
     assert calls.call_count == 1
+    swift.revoke_tokens()  # from here on Swift takes only the token identity hands out next
     now[0] += 400  # 200 s left, inside the margin: a new token before the old one lapses
     store.tempurl_keys()
     assert calls.call_count == 2
-    assert files.seen_tokens == ["tok-1", "tok-1", "tok-2"]
+    second = swift.token()
+    assert second != first
+    # No 401 on the way: the old token was not tried once more.
+    assert [(c.token, c.outcome) for c in swift.token_calls()] == [
+        (shown(first), "2xx"),
+        (shown(first), "2xx"),
+        (shown(second), "2xx"),
+    ]
 
 
-def test_a_revoked_token_is_replaced_after_a_401(mock):
-    calls = identity(mock, rackspace.token_answer("tok-1"), rackspace.token_answer("tok-2"))
-    files = FakeSwiftAccount(mock, rackspace.public_url("ORD"), {"tok-1"})
+def test_a_revoked_token_is_replaced_after_a_401(mock, swift):
+    calls = rackspace.mock_identity(mock, swift)
     store = open_store(settings({}))
+    first = swift.token()
     store.tempurl_keys()
-    files.tokens = {"tok-2"}  # tok-1 revoked on the storage side
-    assert store.tempurl_keys() == (None, None)
+    swift.revoke_tokens()  # revoked on the storage side
+    second = swift.token()
+    assert store.tempurl_keys() == swift.tempurl_keys()
     assert calls.call_count == 2
-    assert files.seen_tokens == ["tok-1", "tok-1", "tok-2"]
+    assert [(c.token, c.outcome) for c in swift.token_calls()] == [
+        (shown(first), "2xx"),
+        (shown(first), "401"),
+        (shown(second), "2xx"),
+    ]
 
 
 def test_storage_5xx_is_a_storage_error_without_the_token(mock):
-    identity(mock, rackspace.token_answer("tok-secret-1"))
+    rackspace.mock_identity(mock, None, {"token": "tok-secret-1"})
     mock.head(rackspace.public_url("ORD"), status_code=503, reason="Service Unavailable")
     with pytest.raises(StorageError) as error:
         open_store(settings({})).tempurl_keys()
@@ -270,58 +291,9 @@ def test_storage_5xx_is_a_storage_error_without_the_token(mock):
 
 
 # -- Keystone v3 through python-swiftclient ------------------------------------------------------
-KEYSTONE = "https://keystone.example/v3"
-SWIFT_PUBLIC = "https://swift-two.example/v1/AUTH_p1"
-
-
-def keystone_token(methods: list[str], expires_at: str = "2100-01-01T00:00:00.000000Z") -> dict:
-    catalog = [
-        {
-            "type": "object-store",
-            "name": "swift",
-            "endpoints": [
-                {"interface": i, "region": r, "region_id": r, "url": u}
-                for i, r, u in (
-                    ("public", "RegionOne", "https://swift-one.example/v1/AUTH_p1"),
-                    ("internal", "RegionOne", "http://10.0.0.1:8080/v1/AUTH_p1"),
-                    ("public", "RegionTwo", SWIFT_PUBLIC),
-                    ("internal", "RegionTwo", "http://10.0.1.1:8080/v1/AUTH_p1"),
-                )
-            ],
-        },
-        {"type": "identity", "name": "keystone", "endpoints": []},
-    ]
-    return {
-        "token": {
-            "methods": methods,
-            "expires_at": expires_at,
-            "issued_at": "2026-01-01T00:00:00.000000Z",
-            "user": {"id": "u1", "name": "alice", "domain": {"id": "default", "name": "Default"}},
-            "project": {
-                "id": "p1",
-                "name": "uploads-project",
-                "domain": {"id": "default", "name": "Default"},
-            },
-            "roles": [{"id": "r1", "name": "member"}],
-            "catalog": catalog,
-        }
-    }
-
-
-def keystone_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    base = {k: v for k, v in rackspace.ENV.items() if not k.startswith("RACKSPACE")}
-    return base | OS | (extra or {})
-
-
-def test_keystone_password_start_up_signs_for_the_region_public_endpoint(mock):
-    tokens = mock.post(
-        f"{KEYSTONE}/auth/tokens",
-        status_code=201,
-        json=keystone_token(["password"]),
-        headers={"X-Subject-Token": "ks-token"},
-    )
-    files = FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-token"})
-    app = create_app(keystone_env())
+def test_keystone_password_start_up_signs_for_the_region_public_endpoint(mock, swift):
+    tokens = mock_keystone(mock, swift)
+    app = create_app(keystone_env({"UPLOAD_CONTAINER": "keystone"}))
     assert app.test_client().get("/readyz").status_code == 200
     request = tokens.request_history[0].json()["auth"]
     assert request["identity"]["password"]["user"] == {
@@ -333,34 +305,30 @@ def test_keystone_password_start_up_signs_for_the_region_public_endpoint(mock):
         "project": {"name": "uploads-project", "domain": {"name": "Default"}}
     }
     state = Runtime.of(app).storage
-    assert state.signer.storage_url == SWIFT_PUBLIC
-    assert_valid_tempurl(
-        state.signer.sign("PUT", "o", int(time.time()) + 60),
-        "PUT",
-        files.account["x-account-meta-temp-url-key"],
-    )
+    assert state.signer.storage_url == swift.public_url
+    url = state.signer.sign("PUT", "o", int(time.time()) + 60)
+    assert_valid_tempurl(url, "PUT", swift.tempurl_key())
+    assert requests.put(url, data=b"via Keystone", timeout=30).status_code == 201
+    assert swift.container_headers("keystone")["x-container-object-count"] == "1"
+    # The store's own calls used the public endpoint with Keystone's token.
+    own = swift.token_calls()
+    assert own and all(c.used(swift.token()) and c.client == PUBLIC_CLIENT for c in own)
 
 
-def test_keystone_application_credentials(mock):
-    tokens = mock.post(
-        f"{KEYSTONE}/auth/tokens",
-        status_code=201,
-        json=keystone_token(["application_credential"]),
-        headers={"X-Subject-Token": "ks-app-token"},
-    )
-    FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-app-token"})
+def test_keystone_application_credentials(mock, swift):
+    tokens = mock_keystone(mock, swift, {"methods": ["application_credential"]})
     env = {
         "OS_AUTH_URL": KEYSTONE,
         "OS_APPLICATION_CREDENTIAL_ID": "cred-id",
         "OS_APPLICATION_CREDENTIAL_SECRET": "cred-secret",
-        "OS_REGION_NAME": "RegionTwo",
+        "OS_REGION_NAME": REGION,
     }
-    base = {k: v for k, v in rackspace.ENV.items() if not k.startswith("RACKSPACE")}
-    store = open_store(Settings.from_env(base | env))
+    store = open_store(Settings.from_env(service_env() | env))
     store.authenticate()
-    assert store.public_url == SWIFT_PUBLIC
+    assert store.public_url == swift.public_url
     identity_ = tokens.request_history[0].json()["auth"]["identity"]
     assert identity_["application_credential"] == {"id": "cred-id", "secret": "cred-secret"}
+    assert store.tempurl_keys() == swift.tempurl_keys()  # the token works on Swift
 
 
 def test_keystone_refusal_is_one_line(mock):
@@ -384,12 +352,7 @@ def test_keystone_refusal_is_one_line(mock):
 
 
 def test_keystone_region_without_swift(mock):
-    mock.post(
-        f"{KEYSTONE}/auth/tokens",
-        status_code=201,
-        json=keystone_token(["password"]),
-        headers={"X-Subject-Token": "ks-token"},
-    )
+    mock_keystone(mock, None)
     store = open_store(Settings.from_env(keystone_env({"OS_REGION_NAME": "RegionNine"})))
     with pytest.raises(StorageError) as error:
         store.authenticate()
@@ -399,26 +362,23 @@ def test_keystone_region_without_swift(mock):
     )
 
 
-def test_keystone_token_is_renewed_after_a_storage_401(mock):
-    tokens = mock.post(
-        f"{KEYSTONE}/auth/tokens",
-        [
-            {"status_code": 201, "json": keystone_token(["password"]), "headers": h}
-            for h in ({"X-Subject-Token": "ks-1"}, {"X-Subject-Token": "ks-2"})
-        ],
-    )
-    files = FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-1"})
+def test_keystone_token_is_renewed_after_a_storage_401(mock, swift):
+    tokens = mock_keystone(mock, swift)
     store = open_store(Settings.from_env(keystone_env()))
+    first = swift.token()
     store.tempurl_keys()
-    files.tokens = {"ks-2"}
+    swift.revoke_tokens()
+    second = swift.token()
     store.tempurl_keys()
     assert tokens.call_count == 2
-    assert files.seen_tokens == ["ks-1", "ks-1", "ks-2"]
+    assert [(c.token, c.outcome) for c in swift.token_calls()] == [
+        (shown(first), "2xx"),
+        (shown(first), "401"),
+        (shown(second), "2xx"),
+    ]
 
 
 def test_keystone_5xx_and_unreachable(mock):
-    import requests
-
     mock.post(f"{KEYSTONE}/auth/tokens", status_code=503)
     with pytest.raises(StorageError, match=r"^Keystone answered 503; try again later$"):
         open_store(Settings.from_env(keystone_env())).authenticate()
@@ -429,27 +389,16 @@ def test_keystone_5xx_and_unreachable(mock):
         open_store(Settings.from_env(keystone_env())).authenticate()
 
 
-def test_keystone_token_is_renewed_before_it_expires(mock):
+def test_keystone_token_is_renewed_before_it_expires(mock, swift):
     soon = datetime.fromtimestamp(time.time() + 120, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
-    tokens = mock.post(
-        f"{KEYSTONE}/auth/tokens",
-        [
-            {
-                "status_code": 201,
-                "json": keystone_token(["password"], soon),
-                "headers": {"X-Subject-Token": "ks-1"},
-            },
-            {
-                "status_code": 201,
-                "json": keystone_token(["password"]),
-                "headers": {"X-Subject-Token": "ks-2"},
-            },
-        ],
-    )
-    files = FakeSwiftAccount(mock, SWIFT_PUBLIC, {"ks-1", "ks-2"})
+    # The expiring token is one Swift never issued: had the store sent it, the log would say so.
+    expiring = never_issued_token()
+    tokens = mock_keystone(mock, swift, {"expires_at": soon, "token": expiring}, {})
     store = open_store(Settings.from_env(keystone_env()))
-    store.authenticate()  # ks-1 expires in 2 minutes, inside the 5-minute margin: renewed
+    store.authenticate()  # expires in 2 minutes, inside the 5-minute margin: renewed
     store.tempurl_keys()
     store.tempurl_keys()
     assert tokens.call_count == 2
-    assert files.seen_tokens == ["ks-2", "ks-2"]
+    assert [(c.token, c.outcome) for c in swift.token_calls()] == [
+        (shown(swift.token()), "2xx")
+    ] * 2

@@ -1,14 +1,20 @@
-"""STORAGE_BACKEND=pyrax, with pyrax 1.10.0 against requests-mock.
+"""STORAGE_BACKEND=pyrax, with pyrax 1.10.0 on a real Swift behind a mocked Rackspace identity.
 
 pyrax's pins cannot share an environment with the `keystone` extra, so `make test` runs this file
-in a venv of its own (.venv-pyrax); in the main venv it is skipped.
+in a venv of its own (.venv-pyrax, with the `embedded` extra for the Swift); in the main venv it is
+skipped. Rackspace identity is requests-mock (tests/support/rackspace.py), its catalog pointing at
+an embedded Swift of this module with a token that Swift issued; what pyrax did on storage is read
+back from that Swift.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import json
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -17,9 +23,10 @@ pyrax = pytest.importorskip(
     "pyrax", reason="pyrax is not in this venv: `make test` runs this file in .venv-pyrax"
 )
 
-import requests_mock  # noqa: E402
+import requests  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.cli.check import run_check  # noqa: E402
 from app.settings.parsers import ConfigError  # noqa: E402
 from app.settings.service import Settings  # noqa: E402
 from app.storage.factory import open_store  # noqa: E402
@@ -29,20 +36,43 @@ from app.storage.pyrax_backend import PyraxSigner, PyraxStore  # noqa: E402
 from app.storage.signing import Signer  # noqa: E402
 from app.web.runtime import Runtime  # noqa: E402
 from tests.support import rackspace  # noqa: E402
-from tests.support.fake_swift import FakeSwiftAccount  # noqa: E402
+from tests.support.swift_account import (  # noqa: E402
+    PUBLIC_CLIENT,
+    SERVICENET_CLIENT,
+    SwiftAccount,
+    identity_mocked,
+    never_issued_token,
+    shown,
+)
 
 ENV = rackspace.ENV | {"STORAGE_BACKEND": "pyrax", "TEMPURL_DIGEST": "sha1"}
 KEY = "k" * 32
+MAX_FILE_SIZE = 7_340_032  # this module's Swift, so that its /info is told from any other
+
+
+@pytest.fixture(scope="module")
+def provider_swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftAccount]:
+    with SwiftAccount.started(
+        tmp_path_factory.mktemp("pyrax-swift"), max_file_size=MAX_FILE_SIZE
+    ) as account:
+        yield account
 
 
 @pytest.fixture
-def mock():
-    with requests_mock.Mocker() as mocker:
+def swift(provider_swift: SwiftAccount) -> SwiftAccount:
+    """The module's Swift, its access log read from the start of the test."""
+    provider_swift.mark()
+    return provider_swift
+
+
+@pytest.fixture
+def mock() -> Iterator:
+    with identity_mocked() as mocker:
         yield mocker
 
 
-def identity(mock, **answer) -> object:
-    return mock.post(f"{rackspace.IDENTITY}/tokens", json=rackspace.token_answer(**answer))
+def identity(mock, swift: SwiftAccount | None = None, *answers: dict, region: str = "ORD"):
+    return rackspace.mock_identity(mock, swift, *answers, region=region)
 
 
 def test_settings_insist_on_sha1_and_rackspace_credentials():
@@ -53,16 +83,15 @@ def test_settings_insist_on_sha1_and_rackspace_credentials():
     assert isinstance(open_store(Settings.from_env(ENV)), PyraxStore)
 
 
-def test_start_up_and_signing_through_pyrax(mock):
-    auth = identity(mock)
-    files = FakeSwiftAccount(mock, rackspace.public_url("ORD"), {"tok-1"})
+def test_start_up_and_signing_through_pyrax(mock, swift):
+    auth = identity(mock, swift)
     app = create_app(ENV)
     assert app.test_client().get("/readyz").status_code == 200
     assert auth.request_history[0].json()["auth"]["RAX-KSKEY:apiKeyCredentials"] == {
         "username": "alice",
         "apiKey": rackspace.ENV["RACKSPACE_API_KEY"],
     }
-    assert files.containers["uploads"]["x-container-meta-access-control-allow-origin"] == (
+    assert swift.container_headers("uploads")["x-container-meta-access-control-allow-origin"] == (
         "https://app.example.com"
     )
     signer = Runtime.of(app).storage.signer
@@ -76,23 +105,31 @@ def test_start_up_and_signing_through_pyrax(mock):
     upload = answer.get_json()["upload_url"]
     parts = urlsplit(upload)
     query = parse_qs(parts.query)
-    key = files.account["x-account-meta-temp-url-key"]
+    key = swift.tempurl_key()
     body = f"PUT\n{query['temp_url_expires'][0]}\n{unquote(parts.path)}".encode()
     assert query["temp_url_sig"] == [hmac.new(key.encode(), body, hashlib.sha1).hexdigest()]
     download = answer.get_json()["download_url"]
     assert parse_qs(urlsplit(download).query)["filename"] == ["report final.pdf"]
+    # Swift itself takes both signatures.
+    headers = answer.get_json()["upload_headers"]
+    assert requests.put(upload, data=b"via pyrax", headers=headers, timeout=30).ok
+    fetched = requests.get(download, timeout=30)
+    assert fetched.content == b"via pyrax"
+    assert "report%20final.pdf" in fetched.headers["Content-Disposition"]
+    own = swift.token_calls()
+    assert own and all(c.used(swift.token()) and c.client == PUBLIC_CLIENT for c in own)
 
 
 @pytest.mark.parametrize(
     ("method", "filename"), [("PUT", None), ("GET", None), ("GET", "report 2024.pdf")]
 )
-def test_both_backends_sign_identical_urls(mock, method, filename):
-    identity(mock)
+def test_both_backends_sign_identical_urls(mock, swift, method, filename):
+    identity(mock, swift)
     store = PyraxStore(Settings.from_env(ENV).storage)
     store.authenticate()
     expires = int(time.time()) + 900
     name = "0b8e0a4e-6c1f-4f7e-9d3a-2f1e5b7c9d10"
-    ours = Signer(rackspace.public_url("ORD"), "uploads", KEY, "sha1")
+    ours = Signer(swift.public_url, "uploads", KEY, "sha1")
     theirs = store.make_signer("uploads", KEY, "sha1")
     assert theirs.storage_url == ours.storage_url
     signed = ours.sign(method, name, expires, filename=filename)
@@ -113,29 +150,45 @@ def test_pyrax_limits_are_refused_clearly(mock):
         store.make_signer("uploads", KEY, "sha256")
 
 
-def test_our_key_lookup_finds_the_key_pyrax_misses(mock):
-    identity(mock)
-    files = FakeSwiftAccount(mock, rackspace.public_url("ORD"), {"tok-1"})
-    files.account["x-account-meta-temp-url-key"] = KEY
-    store = PyraxStore(Settings.from_env(ENV).storage)
-    assert store.tempurl_keys() == (KEY, None)
-    client = store._client(public=True)
-    assert client.get_temp_url_key(cached=False) is None  # pyrax 1.10.0's header-case bug
+def test_our_key_lookup_finds_the_key_pyrax_misses(mock, swift):
+    identity(mock, swift)
+    before = swift.tempurl_keys()
+    set_key = swift.request(
+        "POST",
+        headers={
+            "X-Account-Meta-Temp-Url-Key": KEY,
+            "X-Remove-Account-Meta-Temp-Url-Key-2": "x",
+        },
+    )
+    assert set_key.status_code == 204
+    try:
+        store = PyraxStore(Settings.from_env(ENV).storage)
+        assert store.tempurl_keys() == (KEY, None)
+        client = store._client(public=True)
+        assert client.get_temp_url_key(cached=False) is None  # pyrax 1.10.0's header-case bug
+    finally:  # the other tests sign with the module's own key
+        restore = {"X-Account-Meta-Temp-Url-Key": before[0] or ""}
+        if before[1]:
+            restore["X-Account-Meta-Temp-Url-Key-2"] = before[1]
+        assert swift.request("POST", headers=restore).status_code == 204
 
 
-def test_servicenet_and_region_through_pyrax(mock):
-    identity(mock)
-    internal = FakeSwiftAccount(mock, rackspace.internal_url("SYD"), {"tok-1"})
-    settings = Settings.from_env(ENV | {"RACKSPACE_REGION": "syd", "RACKSPACE_SERVICENET": "1"})
+def test_servicenet_and_region_through_pyrax(mock, swift):
+    identity(mock, swift, region="SYD")
+    settings = Settings.from_env(
+        ENV | {"RACKSPACE_REGION": "syd", "RACKSPACE_SERVICENET": "1", "UPLOAD_CONTAINER": "snet"}
+    )
     store = open_store(settings)
     signer = prepare(store, settings)
-    assert "uploads" in internal.containers
-    assert signer.storage_url == rackspace.public_url("SYD")
+    assert swift.container_headers("snet") is not None
+    own = swift.token_calls()
+    assert own and all(c.client == SERVICENET_CLIENT for c in own)  # pyrax's calls: ServiceNet
+    assert signer.storage_url == swift.public_url
     assert store.region == "SYD"
 
 
 def test_unknown_region_and_bad_credentials(mock):
-    identity(mock, regions=("DFW", "LON"))
+    identity(mock, None, {"regions": ("DFW", "LON")})
     store = open_store(Settings.from_env(ENV | {"RACKSPACE_REGION": "HKG"}))
     with pytest.raises(StorageError) as error:
         store.tempurl_keys()
@@ -147,82 +200,73 @@ def test_unknown_region_and_bad_credentials(mock):
         open_store(Settings.from_env(ENV)).authenticate()
 
 
-def test_the_token_is_renewed_before_it_expires(mock):
+def test_the_token_is_renewed_before_it_expires(mock, swift):
     soon = time.time() + 120  # inside the 300 s margin
-    calls = mock.post(
-        f"{rackspace.IDENTITY}/tokens",
-        [
-            {"json": rackspace.token_answer("tok-1", expires=soon)},
-            {"json": rackspace.token_answer("tok-2")},
-        ],
-    )
-    files = FakeSwiftAccount(mock, rackspace.public_url("ORD"), {"tok-1", "tok-2"})
+    # The expiring token is one Swift never issued: had pyrax sent it, the log would say so.
+    calls = identity(mock, swift, {"token": never_issued_token(), "expires": soon}, {})
     store = open_store(Settings.from_env(ENV))
     store.authenticate()
     store.tempurl_keys()
     assert calls.call_count == 2
-    assert files.seen_tokens[-1] == "tok-2"
+    assert [(c.token, c.outcome) for c in swift.token_calls()] == [(shown(swift.token()), "2xx")]
 
 
-def test_check_passes_with_the_pyrax_backend(mock):
-    import io
-
-    from app.cli.check import run_check
-
-    identity(mock)
-    files = FakeSwiftAccount(mock, rackspace.public_url("ORD"), {"tok-1"})
+def test_check_passes_with_the_pyrax_backend(mock, swift):
+    identity(mock, swift)
+    env = ENV | {"UPLOAD_CONTAINER": "checked"}
     out = io.StringIO()
-    assert run_check(ENV, fix=True, out=out) == 0, out.getvalue()
+    assert run_check(env, fix=True, out=out) == 0, out.getvalue()
     assert "sha1 is allowed" in out.getvalue()
-    assert files.objects == {}
+    assert swift.object_names("checked") == []  # its test object deleted again
 
 
-def test_the_segmented_upload_operations_through_pyrax(mock):
+def test_the_segmented_upload_operations_through_pyrax(mock, swift):
     """list/head/manifest/delete/info: what segmented uploads need from a store."""
-    identity(mock)
-    base = rackspace.public_url("ORD")
-    listing = mock.get(
-        f"{base}/uploads_segments",
-        [
-            {"json": [{"name": f"p/{i:04d}", "bytes": 1} for i in range(2)]},
-            {"json": [{"name": "p/0002", "bytes": 1}]},
-            {"json": []},
-        ],
-    )
-    mock.head(f"{base}/uploads/a", headers={"Etag": '"abc"', "Content-Length": "3"})
-    mock.head(f"{base}/uploads/missing", status_code=404)
-    manifest = mock.put(f"{base}/uploads/big", status_code=201, headers={"Etag": '"m-etag"'})
-    mock.delete(f"{base}/uploads/a", status_code=204)
-    mock.delete(f"{base}/uploads/missing", status_code=404)
-    mock.get("https://storage101.ord1.clouddrive.com/info", json={"swift": {"max_file_size": 5}})
+    identity(mock, swift)
     store = PyraxStore(Settings.from_env(ENV).storage)
-    names = [o["name"] for o in store.list_objects("uploads_segments", prefix="p/")]
+    for container in ("parts", "parts_segments"):
+        assert swift.request("PUT", f"/{container}").status_code in (201, 202)
+    segments = []
+    for number, data in enumerate([b"first ", b"second ", b"third"]):
+        name = f"p/{number:04d}"
+        assert swift.request("PUT", f"/parts_segments/{name}", data=data).status_code == 201
+        etag = hashlib.md5(data).hexdigest()  # noqa: S324 - Swift's ETag
+        segments.append({"path": f"/parts_segments/{name}", "etag": etag, "size_bytes": len(data)})
+    assert swift.request("PUT", "/parts_segments/other/0000", data=b"x").status_code == 201
+    swift.mark()
+    names = [o["name"] for o in store.list_objects("parts_segments", prefix="p/")]
     assert names == ["p/0000", "p/0001", "p/0002"]
-    assert listing.request_history[1].qs == {
-        "format": ["json"],
-        "prefix": ["p/"],
-        "marker": ["p/0001"],
-    }
-    assert store.head_object("uploads", "a")["etag"] == '"abc"'
-    assert store.head_object("uploads", "missing") is None
-    segments = [{"path": "/uploads_segments/p/0000", "etag": "e", "size_bytes": 1}]
-    assert (
-        store.put_manifest("uploads", "big", segments, {"Content-Type": "text/plain"}) == "m-etag"
-    )
-    assert manifest.last_request.qs == {"multipart-manifest": ["put"]}
-    assert manifest.last_request.json() == segments
-    assert manifest.last_request.headers["Content-Type"] == "text/plain"
-    assert store.delete_object("uploads", "a") is True
-    assert store.delete_object("uploads", "missing") is False
-    assert store.cluster_info() == {"swift": {"max_file_size": 5}}
+    # Pages follow the marker of the last name until Swift answers an empty one.
+    pages = [parse_qs(urlsplit(c.path).query) for c in swift.token_calls() if c.method == "GET"]
+    assert [(q["format"], q["prefix"], q.get("marker")) for q in pages] == [
+        (["json"], ["p/"], None),
+        (["json"], ["p/"], ["p/0002"]),
+    ]
+    assert store.head_object("parts_segments", "p/0001")["etag"] == segments[1]["etag"]
+    assert store.head_object("parts", "missing") is None
+    etag = store.put_manifest("parts", "big", segments, {"Content-Type": "text/plain"})
+    manifest = swift.request("GET", "/parts/big", params={"multipart-manifest": "get"})
+    assert manifest.headers["X-Static-Large-Object"] == "True"  # stored as an SLO manifest
+    stored = [(s["name"], s["hash"], s["bytes"]) for s in json.loads(manifest.text)]
+    assert stored == [(s["path"], s["etag"], s["size_bytes"]) for s in segments]
+    whole = swift.request("GET", "/parts/big")
+    assert whole.content == b"first second third"
+    assert whole.headers["Content-Type"] == "text/plain"
+    assert etag == whole.headers["Etag"].strip('"')
+    assert store.delete_object("parts_segments", "other/0000") is True
+    assert store.delete_object("parts_segments", "other/0000") is False
+    assert swift.object_names("parts_segments") == ["p/0000", "p/0001", "p/0002"]
+    info = store.cluster_info()
+    assert info["swift"]["max_file_size"] == MAX_FILE_SIZE  # this Swift's own /info
+    assert "tempurl" in info
 
 
-def test_pyrax_signs_other_containers_but_not_prefix_or_ip_range(mock):
-    identity(mock)
+def test_pyrax_signs_other_containers_but_not_prefix_or_ip_range(mock, swift):
+    identity(mock, swift)
     store = PyraxStore(Settings.from_env(ENV).storage)
     signer = store.make_signer("uploads", KEY, "sha1")
     expires = int(time.time()) + 60
     url = signer.sign("PUT", "p/0001", expires, container="uploads_segments")
-    assert url.startswith(f"{rackspace.public_url('ORD')}/uploads_segments/p/0001?")
+    assert url.startswith(f"{swift.public_url}/uploads_segments/p/0001?")
     with pytest.raises(ValueError, match="temp_url_ip_range or temp_url_prefix"):
         signer.sign("PUT", "p/0001", expires, ip_range="127.0.0.1")

@@ -1,1 +1,1 @@
-"""Helpers shared by the tests: real servers on free ports, keys, identity fakes, constants."""
+"""Helpers shared by the tests: real servers on free ports, keys, identity mocks, constants."""

@@ -5,6 +5,7 @@ Each is a subprocess that is always stopped, even when a test fails (fixtures us
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -46,6 +47,11 @@ class StorageServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> dict[str, str]:
+        if importlib.util.find_spec("swift") is None:
+            raise RuntimeError(
+                f"the embedded Swift needs the swift package in {sys.prefix} "
+                "(the `embedded` extra, which `make` installs)"
+            )
         command = [
             str(BIN / "upload-signer"),
             "storage",

@@ -14,6 +14,7 @@ from app.settings.service import Settings
 from app.uploads.policy import content_type_allowed, subject_prefix
 from app.web.runtime import Runtime
 from tests.support.constants import TOKEN
+from tests.support.problems import assert_problem
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -36,8 +37,7 @@ def test_a_declared_size_above_the_limit_gets_413_before_signing(env):
     client = client_for(env, MAX_UPLOAD_SIZE="1K")
     assert sign(client, size=1024).status_code == 201
     too_big = sign(client, size=1025)
-    assert too_big.status_code == 413
-    assert too_big.mimetype == "application/problem+json"
+    assert_problem(too_big, 413)
     assert too_big.get_json()["max_upload_size"] == 1024
     assert "upload_url" not in too_big.get_json()
     # With a limit, the size must be declared: an undeclared size cannot be checked.

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.web.runtime import Runtime
+from tests.support.problems import assert_problem
 from tests.support.servers import BIN, ROOT, StorageServer
 
 MIB = 1024 * 1024
@@ -109,8 +110,7 @@ def test_completion_with_a_missing_part_is_409_naming_it(client, data):
     for part in (parts[0], parts[2]):
         assert put_part(part, data).status_code == 201
     response = client.post(f"/uploads/{answer['upload_id']}/complete", headers=AS_OWNER)
-    assert response.status_code == 409
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 409)
     assert response.get_json()["missing_parts"] == [2]
 
 
@@ -188,7 +188,7 @@ def test_only_the_creator_may_see_complete_or_abort(client, data):
     ]:
         response = getattr(client, method)(path, headers=AS_OTHER)
         assert response.status_code == 403, (method, path)
-        assert response.mimetype == "application/problem+json"
+        assert_problem(response, 403)
 
 
 def test_a_forged_or_foreign_upload_id_is_404(client, data):
@@ -198,8 +198,7 @@ def test_a_forged_or_foreign_upload_id_is_404(client, data):
     )
     for upload_id in (forged, "nonsense"):
         response = client.get(f"/uploads/{upload_id}", headers=AS_OWNER)
-        assert response.status_code == 404
-        assert response.mimetype == "application/problem+json"
+        assert_problem(response, 404)
 
 
 def test_single_put_uploads_complete_too(client):

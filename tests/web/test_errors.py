@@ -1,4 +1,7 @@
-"""Every error is problem+json with the right status; never an HTML page or a traceback."""
+"""Each status code the API answers: problem+json with the right status, never HTML or a traceback.
+
+Hostile input (deep or broken JSON, names, headers) is in test_hostile.py.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,7 @@ from werkzeug.test import TestResponse
 
 from app.web.runtime import Runtime
 from tests.support.constants import TOKEN
-
-
-def assert_problem(response: TestResponse, status: int, *detail_words: str) -> dict:
-    assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert set(body) >= {"type", "title", "status", "detail"}
-    assert body["status"] == status
-    assert isinstance(body["title"], str) and body["title"]
-    for word in detail_words:
-        assert word in body["detail"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
+from tests.support.problems import assert_problem
 
 
 def post(
@@ -32,6 +23,39 @@ def post(
     return client.post("/uploads", headers=headers, **kw)
 
 
+# -- 200 ----------------------------------------------------------------------------------------
+def test_healthz_needs_no_token(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+# -- 400 ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "filename"),
+        ({"filename": None}, "filename"),
+        ({"filename": 7}, "filename"),
+        ({"filename": True}, "filename"),
+        ({"filename": ["a"]}, "filename"),
+        ({"filename": {"a": 1}}, "filename"),
+        ({"filename": "a.txt", "content_type": 5}, "content_type"),
+        ({"filename": "a.txt", "content_type": "text/html\r\nX-Evil: 1"}, "content_type"),
+        ({"filename": "a.txt", "content_type": "nonsense"}, "content_type"),
+        ({"filename": "a.txt", "content_type": "a/" + "b" * 300}, "content_type"),
+        ({"filename": "a.txt", "size": "12"}, "size"),
+        ({"filename": "a.txt", "size": 1.5}, "size"),
+        ({"filename": "a.txt", "size": True}, "size"),
+        ({"filename": "a.txt", "size": -1}, "size"),
+    ],
+)
+def test_missing_or_wrong_fields_are_400_naming_the_field(client, body, field):
+    body = assert_problem(post(client, body), 400, f"'{field}'")
+    assert body["invalid_params"] == [field]
+
+
+# -- 401 ----------------------------------------------------------------------------------------
 def test_missing_token_is_401_with_a_bearer_challenge(client):
     response = client.post("/uploads", json={"filename": "a.txt"})
     assert_problem(response, 401, "Bearer")
@@ -54,66 +78,7 @@ def test_token_is_checked_before_the_body(client):
     assert_problem(response, 401)
 
 
-def test_malformed_json_is_400(client):
-    response = post(client, data="{not json", content_type="application/json")
-    assert_problem(response, 400, "not valid JSON")
-
-
-def test_deeply_nested_json_is_400_not_500(client):
-    response = post(client, data="[" * 30_000 + "]" * 30_000, content_type="application/json")
-    assert_problem(response, 400, "not valid JSON")
-
-
-@pytest.mark.parametrize("body", [[], "a.txt", 3, None])
-def test_body_that_is_not_an_object_is_400(client, body):
-    import json
-
-    response = post(client, data=json.dumps(body), content_type="application/json")
-    assert_problem(response, 400, "JSON object")
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({}, "filename"),
-        ({"filename": None}, "filename"),
-        ({"filename": 7}, "filename"),
-        ({"filename": ["a"]}, "filename"),
-        ({"filename": ""}, "filename"),
-        ({"filename": "   "}, "filename"),
-        ({"filename": "dir/"}, "filename"),
-        ({"filename": "x" * 256}, "filename"),
-        ({"filename": "a.txt", "content_type": 5}, "content_type"),
-        ({"filename": "a.txt", "content_type": "text/plain\r\nX-Evil: 1"}, "content_type"),
-        ({"filename": "a.txt", "content_type": "nonsense"}, "content_type"),
-        ({"filename": "a.txt", "size": "12"}, "size"),
-        ({"filename": "a.txt", "size": 1.5}, "size"),
-        ({"filename": "a.txt", "size": True}, "size"),
-        ({"filename": "a.txt", "size": -1}, "size"),
-    ],
-)
-def test_missing_or_wrong_fields_are_400_naming_the_field(client, body, field):
-    body = assert_problem(post(client, body), 400, f"'{field}'")
-    assert body["invalid_params"] == [field]
-
-
-def test_a_255_character_name_is_fine(client):
-    assert post(client, {"filename": "é" * 251 + ".txt"}).status_code == 201
-
-
-def test_non_json_body_is_415(client):
-    response = post(client, data="filename=a.txt", content_type="application/x-www-form-urlencoded")
-    assert_problem(response, 415, "application/json")
-    assert_problem(post(client, data="{}"), 415)
-
-
-def test_body_over_64_kib_is_413(client):
-    response = post(
-        client, data='{"filename": "' + "a" * 70_000 + '"}', content_type="application/json"
-    )
-    assert_problem(response, 413, "64 KiB")
-
-
+# -- 404, 405 -----------------------------------------------------------------------------------
 def test_unknown_path_is_404(client):
     assert_problem(client.get("/nope"), 404, "/nope")
 
@@ -124,18 +89,36 @@ def test_wrong_method_is_405_with_allow(client):
     assert "POST" in response.headers["Allow"]
 
 
-def test_storage_not_ready_is_503_with_retry_after(app, client):
-    state = Runtime.of(app).storage
-    state.prepared, state.problem = None, "storage unreachable"
-    state._retrying = True  # keep the background retry from repairing it during the test
-    response = post(client, {"filename": "a.txt"})
-    assert_problem(response, 503, "storage unreachable")
-    assert int(response.headers["Retry-After"]) > 0
-    ready = client.get("/readyz")
-    assert_problem(ready, 503, "storage unreachable")
-    assert int(ready.headers["Retry-After"]) > 0
+# -- 413 ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    ['{"filename": "' + "a" * 70_000 + '"}', '{"filename": "a", "pad": "' + "x" * 70_000 + '"}'],
+    ids=["long-name", "extra-field"],
+)
+def test_body_over_64_kib_is_413(client, body):
+    response = post(client, data=body, content_type="application/json")
+    assert_problem(response, 413, "64 KiB")
 
 
+# -- 415 ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+        None,
+    ],
+    ids=["text", "form", "multipart", "empty", "none"],
+)
+def test_non_json_body_is_415(client, content_type):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = post(client, data='{"filename": "a.txt"}', headers=headers)
+    assert_problem(response, 415, "application/json")
+
+
+# -- 500 ----------------------------------------------------------------------------------------
 def test_unexpected_errors_are_a_json_500_without_details(app, client, caplog, monkeypatch):
     import app.web.uploads as api
 
@@ -150,7 +133,14 @@ def test_unexpected_errors_are_a_json_500_without_details(app, client, caplog, m
     assert "RuntimeError" in caplog.text
 
 
-def test_healthz_needs_no_token(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
+# -- 503 ----------------------------------------------------------------------------------------
+def test_storage_not_ready_is_503_with_retry_after(app, client):
+    state = Runtime.of(app).storage
+    state.prepared, state.problem = None, "storage unreachable"
+    state._retrying = True  # keep the background retry from repairing it during the test
+    response = post(client, {"filename": "a.txt"})
+    assert_problem(response, 503, "storage unreachable")
+    assert int(response.headers["Retry-After"]) > 0
+    ready = client.get("/readyz")
+    assert_problem(ready, 503, "storage unreachable")
+    assert int(ready.headers["Retry-After"]) > 0

@@ -1,4 +1,7 @@
-"""Hostile input: huge or deep JSON, wrong types, unicode edge cases, header injection."""
+"""Hostile input: deep, broken or odd JSON, names built to break URLs or headers, odd headers.
+
+The ordinary answer of each status code is in test_errors.py.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,16 @@ import requests
 from werkzeug.http import parse_options_header
 
 from app.uploads.filenames import clean_filename
+from tests.support.problems import assert_problem
 
-NEVER_500 = range(400, 500)
+EMOJI = "\U0001f600"  # 4 bytes in UTF-8, 2 code units in UTF-16
 
 
 def post_raw(client, auth, data: bytes | str, content_type: str = "application/json"):
     return client.post("/uploads", data=data, headers=auth | {"Content-Type": content_type})
 
 
-def assert_problem(response, status: int) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)[:300]
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and "Traceback" not in body["detail"]
-
-
-def test_a_body_over_64_kib_gets_413(client, auth):
-    body = json.dumps({"filename": "a", "pad": "x" * 70_000})
-    assert_problem(post_raw(client, auth, body), 413)
-
-
+# -- JSON ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "body",
     [
@@ -39,8 +32,8 @@ def test_a_body_over_64_kib_gets_413(client, auth):
     ],
     ids=["deep-array", "deep-array-inside", "deep-object-inside"],
 )
-def test_deeply_nested_json_gets_400(client, auth, body):
-    assert_problem(post_raw(client, auth, body), 400)
+def test_deeply_nested_json_is_400_not_500(client, auth, body):
+    assert_problem(post_raw(client, auth, body), 400, "not valid JSON")
 
 
 @pytest.mark.parametrize(
@@ -48,65 +41,33 @@ def test_deeply_nested_json_gets_400(client, auth, body):
     [
         b"",
         b"{",
-        b"null",
-        b"[]",
-        b'"a"',
-        b"1",
+        b"{not json",
         b"\xff\xfe{}",
         b'{"filename": "\xff"}',
-        b"NaN",
         b'{"filename": "a"} trailing',
     ],
 )
-def test_malformed_or_non_object_bodies_get_400(client, auth, data):
-    assert_problem(post_raw(client, auth, data), 400)
+def test_malformed_json_is_400(client, auth, data):
+    assert_problem(post_raw(client, auth, data), 400, "not valid JSON")
 
 
-@pytest.mark.parametrize(
-    "content_type",
-    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""],
-)
-def test_non_json_bodies_get_415(client, auth, content_type):
-    assert_problem(post_raw(client, auth, '{"filename": "a"}', content_type), 415)
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"filename": ["a"]}, "filename"),
-        ({"filename": {"a": 1}}, "filename"),
-        ({"filename": 1}, "filename"),
-        ({"filename": True}, "filename"),
-        ({"filename": None}, "filename"),
-        ({}, "filename"),
-        ({"filename": "a", "size": "12"}, "size"),
-        ({"filename": "a", "size": -1}, "size"),
-        ({"filename": "a", "size": 1.5}, "size"),
-        ({"filename": "a", "size": True}, "size"),
-        ({"filename": "a", "content_type": 5}, "content_type"),
-        ({"filename": "a", "content_type": "text/html\r\nX-Evil: 1"}, "content_type"),
-        ({"filename": "a", "content_type": "nonsense"}, "content_type"),
-        ({"filename": "a", "content_type": "a/" + "b" * 300}, "content_type"),
-    ],
-)
-def test_wrong_types_and_values_get_400_naming_the_field(client, auth, body, field):
-    response = client.post("/uploads", json=body, headers=auth)
-    assert_problem(response, 400)
-    assert response.get_json()["invalid_params"] == [field]
+@pytest.mark.parametrize("data", [b"null", b"[]", b'"a.txt"', b"3", b"NaN"])
+def test_json_that_is_not_an_object_is_400(client, auth, data):
+    assert_problem(post_raw(client, auth, data), 400, "JSON object")
 
 
 def test_huge_numbers_are_handled(client, auth):
     # Beyond 1000 parts of the store's largest object: refused before anything is signed.
     huge = client.post("/uploads", json={"filename": "a", "size": 10**100}, headers=auth)
-    assert_problem(huge, 413)
-    assert "too large for this store" in huge.get_json()["detail"]
+    assert_problem(huge, 413, "too large for this store")
     assert (
         client.post("/uploads", json={"filename": "a", "size": 5.0}, headers=auth).status_code
         == 201
     )
-    assert_problem(post_raw(client, auth, '{"filename": "a", "size": 1e400}'), 400)
+    assert_problem(post_raw(client, auth, '{"filename": "a", "size": 1e400}'), 400, "'size'")
 
 
+# -- names --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
@@ -132,22 +93,31 @@ def test_unicode_edge_cases_are_cleaned(raw, clean):
 
 
 @pytest.mark.parametrize(
-    "name", ["", " ", ".", "..", "...", "dir/", "a/..", "\u202e", "\x00\x01", "\ud800"]
+    "name", ["", " ", "   ", ".", "..", "...", "dir/", "a/..", "\u202e", "\x00\x01", "\ud800"]
 )
-def test_names_that_clean_to_nothing_get_400(client, auth, name):
-    response = client.post(
-        "/uploads",
-        data=json.dumps({"filename": name}),
-        headers=auth | {"Content-Type": "application/json"},
-    )
-    assert_problem(response, 400)
+def test_names_that_clean_to_nothing_are_400_naming_the_filename(client, auth, name):
+    # json.dumps escapes the lone surrogate, which a client's own encoder would refuse.
+    response = post_raw(client, auth, json.dumps({"filename": name}))
+    body = assert_problem(response, 400, "'filename'")
+    assert body["invalid_params"] == ["filename"]
 
 
-def test_name_length_is_255_characters_even_in_4_byte_letters(client, auth):
-    emoji = "\U0001f600"
-    assert client.post("/uploads", json={"filename": emoji * 255}, headers=auth).status_code == 201
-    response = client.post("/uploads", json={"filename": emoji * 256}, headers=auth)
-    assert_problem(response, 400)
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("\u00e9" * 251 + ".txt", True),
+        (EMOJI * 255, True),
+        (EMOJI * 256, False),
+        ("x" * 256, False),
+    ],
+    ids=["255-accented", "255-emoji", "256-emoji", "256-ascii"],
+)
+def test_name_length_is_255_characters_even_in_4_byte_letters(client, auth, name, allowed):
+    response = client.post("/uploads", json={"filename": name}, headers=auth)
+    if allowed:
+        assert response.status_code == 201, response.get_json()
+    else:
+        assert assert_problem(response, 400, "'filename'")["invalid_params"] == ["filename"]
 
 
 @pytest.mark.parametrize(
@@ -187,9 +157,13 @@ def test_no_name_breaks_the_url_or_injects_a_header(sign, name):
     )
 
 
-def test_hostile_authorization_headers_get_401(client):
-    for header in ("Bearer " + "a" * 10_000, "Bearer a b c", "bearer\tx", "Bearer \x00" + "a" * 20):
-        response = client.post(
-            "/uploads", json={"filename": "a"}, headers={"Authorization": header}
-        )
-        assert_problem(response, 401)
+# -- headers ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer " + "a" * 10_000, "Bearer a b c", "bearer\tx", "Bearer \x00" + "a" * 20],
+    ids=["10k-token", "spaces", "tab", "nul"],
+)
+def test_hostile_authorization_headers_are_401(client, header):
+    response = client.post("/uploads", json={"filename": "a"}, headers={"Authorization": header})
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")

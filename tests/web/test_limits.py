@@ -8,6 +8,7 @@ import pytest
 
 from app import create_app
 from tests.support.constants import TOKEN
+from tests.support.problems import assert_problem
 from tests.support.redis_server import RedisServer
 
 ALICE = "alice-token-0123456789"
@@ -28,8 +29,7 @@ def test_rate_limit_is_per_subject_with_429_and_retry_after(env):
     client = create_app(env | {"API_TOKENS": TOKENS, "RATE_LIMIT": "3/minute"}).test_client()
     assert [post(client, ALICE).status_code for _ in range(3)] == [201, 201, 201]
     limited = post(client, ALICE)
-    assert limited.status_code == 429
-    assert limited.mimetype == "application/problem+json"
+    assert_problem(limited, 429)
     assert 0 < int(limited.headers["Retry-After"]) <= 61
     assert "X-Request-ID" in limited.headers
     # Another subject has its own budget, even from the same address.
