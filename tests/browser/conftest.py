@@ -16,12 +16,12 @@ from swiftclient.client import Connection
 
 from app.cli.frontend_server import FrontendServer
 from tests.browser.frontend import config_js, launch_chromium
+from tests.browser.pages import CONTAINER
 from tests.support.constants import TOKEN
 from tests.support.servers import ApiServer, StorageServer
 
 # Its own container: the API's start-up writes the container's CORS origins, and the other
 # tests' API servers allow another origin on theirs.
-CONTAINER = "browser-uploads"
 
 
 @pytest.fixture(scope="session")

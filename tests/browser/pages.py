@@ -8,6 +8,8 @@ from pathlib import Path
 from playwright.sync_api import Locator, Page, expect
 
 FINAL = re.compile("^(done|failed|cancelled)$")
+# The container the page tests upload to (the session API of tests/browser/conftest.py).
+CONTAINER = "browser-uploads"
 
 
 class UploadPage:

@@ -14,8 +14,7 @@ from playwright.sync_api import Page, expect
 from swiftclient.client import ClientException, Connection
 
 from app.cli.frontend_server import FrontendServer
-from tests.browser.conftest import CONTAINER
-from tests.browser.pages import UploadPage
+from tests.browser.pages import CONTAINER, UploadPage
 
 MiB = 1024 * 1024
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
