@@ -137,7 +137,8 @@ def _session_paths() -> dict[str, Any]:
                 "operationId": "completeUpload",
                 "summary": "Check the parts and assemble them (or check the single object).",
                 "requestBody": {"required": False,
-                                "content": {"application/json": {"schema": _COMPLETION_REQUEST}}},
+                                "content": {"application/json": {
+                                    "schema": copy.deepcopy(_COMPLETION_REQUEST)}}},
                 "responses": {
                     "200": _json("The finished object.", ref(Completion)),
                     "400": _problem("The body breaks a rule."),

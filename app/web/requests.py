@@ -71,7 +71,7 @@ def _refusal(exc: ValidationError, rules: Mapping[str, tuple[str, str]]) -> ApiE
         return ApiError(400, error["msg"], invalid_params=[name])
     if kind := _TYPE_NAMES.get(error["type"]):
         return ApiError(400, f"'{name}' must be a {kind}.", invalid_params=[name])
-    detail, param = rules[str(name)]
+    detail, param = rules.get(str(name), (f"'{name}' breaks its rule.", str(name)))
     return ApiError(400, detail, invalid_params=[param])
 
 
