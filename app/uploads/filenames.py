@@ -12,6 +12,18 @@ MAX_FILENAME_LENGTH = 255
 DROPPED_RANGES = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # Lone surrogates (from JSON "\udc80") cannot be encoded as UTF-8: dropped too.
 _UNSAFE = re.compile(rf"[{DROPPED_RANGES}\ud800-\udfff]")
+SEPARATORS = r"/\\"
+_DIRECTORIES = re.compile(rf"[{SEPARATORS}]")
+# A name needs one character other than these: "", " ", "..", "dir/" name nothing.
+BLANK = r"\s."
+VISIBLE = re.compile(rf"[^{BLANK}]")
+# What clean_filename keeps a VISIBLE character of, said of the raw name for JSON Schema: the
+# last path component keeps a character that is neither blank nor dropped. Lone surrogates are
+# left out: ECMA-262 and Rust regex engines cannot name them.
+FILENAME_PATTERN = (
+    rf"^(?:[\s\S]*[{SEPARATORS}])?[^{SEPARATORS}]*[^{SEPARATORS}{BLANK}{DROPPED_RANGES}]"
+    rf"[^{SEPARATORS}]*$"
+)
 
 
 def clean_filename(raw: str) -> str:
@@ -22,5 +34,5 @@ def clean_filename(raw: str) -> str:
     """
     name = _UNSAFE.sub("", raw)
     name = unicodedata.normalize("NFC", name)
-    name = re.split(r"[/\\]", name)[-1].strip()
+    name = _DIRECTORIES.split(name)[-1].strip()
     return "" if name in (".", "..") else name

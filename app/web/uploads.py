@@ -8,7 +8,8 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, request
+from pydantic import BaseModel
 
 from ..observability.logs import AUDIT_ENVIRON_KEY
 from ..observability.metrics import record_segmented_aborted, record_segmented_completed
@@ -17,6 +18,7 @@ from ..uploads import policy
 from ..uploads.ids import UnknownUploadId, Upload
 from ..uploads.service import PartsMissing, UploadService
 from .authentication import require_auth
+from .models import Completion, PartsBatch, UploadStatus
 from .problems import ApiError
 from .requests import part_number, pinned_etags, upload_request
 from .runtime import EXTENSION, Runtime, runtime
@@ -69,8 +71,15 @@ def upload_status(upload_id: str) -> Any:
     count = upload.part_count
     stored = uploads.stored_parts(upload)
     missing = sorted(set(range(1, count + 1)) - set(stored))
-    return no_store(jsonify(upload_id=upload_id, object_name=upload.object_name, part_count=count,
-                            stored_parts=stored, missing_parts=missing))  # fmt: skip
+    return reply(
+        UploadStatus(
+            upload_id=upload_id,
+            object_name=upload.object_name,
+            part_count=count,
+            stored_parts=stored,
+            missing_parts=missing,
+        )
+    )
 
 
 @bp.get("/uploads/<upload_id>/parts")
@@ -86,7 +95,7 @@ def upload_parts(upload_id: str) -> Any:
     parts = (
         uploads.part_urls(upload, first, expires, ip_range) if first <= upload.part_count else []
     )
-    return no_store(jsonify(parts=parts, expires_at=iso8601(expires)))
+    return reply(PartsBatch(parts=parts, expires_at=iso8601(expires)))
 
 
 @bp.post("/uploads/<upload_id>/complete")
@@ -106,10 +115,18 @@ def complete_upload(upload_id: str) -> Any:
         record_segmented_completed()
     log.info("completed upload %s for %s", done.object_name, g.subject)
     download_url, expires = uploads.download_url(done.object_name, done.filename)
-    return no_store(jsonify(upload_id=upload_id, object_name=done.object_name, size=done.size,
-                            etag=done.etag, content_type=done.content_type,
-                            filename=done.filename, download_url=download_url,
-                            download_expires_at=iso8601(expires)))  # fmt: skip
+    return reply(
+        Completion(
+            upload_id=upload_id,
+            object_name=done.object_name,
+            size=done.size,
+            etag=done.etag,
+            content_type=done.content_type,
+            filename=done.filename,
+            download_url=download_url,
+            download_expires_at=iso8601(expires),
+        )
+    )
 
 
 @bp.delete("/uploads/<upload_id>")
@@ -125,6 +142,11 @@ def abort_upload(upload_id: str) -> Any:
     return "", 204
 
 
-def no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def reply(body: BaseModel) -> Response:
+    """A session answer, built by its model so it is what the document says; never cached."""
+    return Response(
+        body.model_dump_json() + "\n",
+        200,
+        {"Cache-Control": "no-store"},
+        mimetype="application/json",
+    )
