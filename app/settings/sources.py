@@ -59,7 +59,7 @@ class EnvSettings(BaseSettings):
         case_sensitive=True,
         enable_decoding=False,  # lists are comma-separated, never JSON
         frozen=True,
-        extra="ignore",
+        extra="forbid",  # a field passed by its Python name instead of its variable is a mistake
         validate_default=False,  # the defaults are ours; the parsers take only strings
         hide_input_in_errors=True,  # an error must not carry a secret along
     )

@@ -52,15 +52,8 @@ class PyraxSigner(Signer):
     digest: str = "sha1"
     client: Any = field(default=None, repr=False, compare=False)
 
-    def signed_query(
-        self,
-        method: str,
-        object_name: str,
-        expires: int,
-        container: str | None,
-        ip_range: str | None,
-        prefix: str | None,
-    ) -> str:
+    def signed_query(self, method: str, object_name: str, expires: int, *where: str | None) -> str:
+        container, ip_range, prefix = where  # as Signer.sign passes them
         if ip_range is not None or prefix is not None:
             raise ValueError("pyrax cannot sign temp_url_ip_range or temp_url_prefix URLs")
         if method not in ("GET", "PUT"):

@@ -31,7 +31,7 @@ class GcReport:
     uploads_kept: int = 0
 
 
-def _timestamp(entry: dict) -> float:
+def last_modified(entry: dict) -> float:
     # Swift lists last_modified as "2026-11-26T01:14:53.123450" in UTC.
     return datetime.fromisoformat(entry["last_modified"] + "+00:00").timestamp()
 
@@ -50,7 +50,7 @@ def collect_garbage(
         groups.setdefault(entry["name"].rsplit("/", 1)[0], []).append(entry)
     report = GcReport()
     for object_name, entries in groups.items():
-        stale = max(_timestamp(entry) for entry in entries) < cutoff
+        stale = max(last_modified(entry) for entry in entries) < cutoff
         if not stale or store.head_object(settings.container, object_name) is not None:
             report.uploads_kept += 1
             continue

@@ -19,11 +19,11 @@ Body = TypeVar("Body", bound=BaseModel)
 
 # The messages a client reads for a pydantic error, by its type: of a value of the wrong type…
 _TYPE_NAMES = {
-    "string_type": "str",
-    "int_type": "int",
-    "int_from_float": "int",
-    "finite_number": "int",
-    "list_type": "list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "finite_number": "an integer",
+    "list_type": "a list",
 }
 # …and of a value of the right type that breaks the field's rule, with the parameter to name.
 _UPLOAD_RULES = {
@@ -70,7 +70,7 @@ def _refusal(exc: ValidationError, rules: Mapping[str, tuple[str, str]]) -> ApiE
     if error["type"] == DETAIL:
         return ApiError(400, error["msg"], invalid_params=[name])
     if kind := _TYPE_NAMES.get(error["type"]):
-        return ApiError(400, f"'{name}' must be a {kind}.", invalid_params=[name])
+        return ApiError(400, f"'{name}' must be {kind}.", invalid_params=[name])
     detail, param = rules.get(str(name), (f"'{name}' breaks its rule.", str(name)))
     return ApiError(400, detail, invalid_params=[param])
 

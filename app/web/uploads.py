@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
@@ -118,11 +119,7 @@ def complete_upload(upload_id: str) -> Any:
     return reply(
         Completion(
             upload_id=upload_id,
-            object_name=done.object_name,
-            size=done.size,
-            etag=done.etag,
-            content_type=done.content_type,
-            filename=done.filename,
+            **asdict(done),
             download_url=download_url,
             download_expires_at=iso8601(expires),
         )

@@ -13,6 +13,8 @@ import requests
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.cli.main import main as cli_main
+from app.uploads import gc as gc_module
 from app.web.runtime import Runtime
 from tests.support.problems import assert_problem
 from tests.support.servers import BIN, ROOT, StorageServer
@@ -243,7 +245,7 @@ def test_the_threshold_segments_files_the_store_would_take_whole(env):
     assert exactly["segmented"] is False
 
 
-def test_gc_removes_only_stale_uncompleted_uploads(client, data, small_env):
+def test_gc_removes_only_stale_uncompleted_uploads(client, data, small_env, monkeypatch, capsys):
     stale, completed = start(client, len(data)), start(client, len(data))
     put_part(stale["parts"][0], data)
     for part in all_parts(client, completed):
@@ -252,26 +254,37 @@ def test_gc_removes_only_stale_uncompleted_uploads(client, data, small_env):
         client.post(f"/uploads/{completed['upload_id']}/complete", headers=AS_OWNER).status_code
         == 200
     )
-    time.sleep(3)
+    store = Runtime.of(client.application).storage.store
+
+    def listed(answer: dict) -> list[dict]:
+        return store.list_objects("uploads_segments", prefix=answer["object_name"] + "/")
+
+    def segments(answer: dict) -> int:
+        return len(listed(answer))
+
+    # Ages as storage records them: the stale part must be older than --older-than (3 s) when
+    # gc runs, the fresh one (stored after that) younger.
+    deadline = time.monotonic() + 60
+    while time.time() - max(gc_module.last_modified(e) for e in listed(stale)) < 4:
+        assert time.monotonic() < deadline, "the stale part never aged"
+        time.sleep(0.1)
     fresh = start(client, len(data))
     put_part(fresh["parts"][0], data)
 
-    def gc(*args: str) -> str:
-        result = subprocess.run(
-            [str(BIN / "upload-signer"), "gc", "--older-than", "2s", *args],
-            cwd=ROOT, env=os.environ | small_env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    store = Runtime.of(client.application).storage.store
-
-    def segments(answer: dict) -> int:
-        return len(store.list_objects("uploads_segments", prefix=answer["object_name"] + "/"))
-
-    assert "would remove" in gc("--dry-run")
+    # The installed command, as cron runs it; --dry-run deletes nothing.
+    dry = subprocess.run(
+        [str(BIN / "upload-signer"), "gc", "--older-than", "3s", "--dry-run"],
+        cwd=ROOT, env=os.environ | small_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove" in dry.stdout
     assert segments(stale) == 1
-    gc()
+    # The same command in this process: no interpreter start-up between the ages and the cutoff.
+    for name, value in small_env.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert cli_main(["gc", "--older-than", "3s"]) == 0
+    assert capsys.readouterr().out.startswith("removed ")
     assert (segments(stale), segments(completed), segments(fresh)) == (0, 3, 1)
     download = requests.get(
         client.post(f"/uploads/{completed['upload_id']}/complete", headers=AS_OWNER).get_json()[

@@ -100,7 +100,7 @@ def test_answer_models_refuse_what_the_document_refuses():
 
 @pytest.mark.parametrize("limit", [None, 1024])
 def test_the_document_states_the_models_schemas_and_the_running_limit(limit):
-    document = build_document(PolicySettings(max_upload_size=limit))
+    document = build_document(PolicySettings.read({"MAX_UPLOAD_SIZE": str(limit or "")}))
     assert document["components"]["schemas"] == SCHEMAS
     for model in (Problem, Completion, Health):
         own = model.model_json_schema(ref_template=REF, schema_generator=ContractSchema)
@@ -168,7 +168,7 @@ def test_the_file_name_pattern_says_of_the_raw_name_what_cleaning_decides(name):
         (b'{"filename": "a.txt", "content_type": "' + b" " * 300 + b'"}', 201, "a.txt"),
         (b'{"filename": "a", "content_type": "a/' + b"b" * 300 + b'"}', 400, "'content_type'"),
         (b'{"filename": "a", "size": -1e30}', 400, "'size' must not be negative."),
-        (b'{"filename": "a", "size": NaN}', 400, "'size' must be a int."),
+        (b'{"filename": "a", "size": NaN}', 400, "'size' must be an integer."),
         (b'{"filename": null, "size": 1}', 400, "'filename' is required."),
     ],
 )
@@ -182,10 +182,10 @@ def test_bodies_read_as_json_loads_reads_them(client, body, status, expect):
 @pytest.mark.parametrize(
     ("parts", "detail", "param"),
     [
-        ([{"number": 0, "etag": 5}], "'etag' must be a str.", "etag"),  # types before values
+        ([{"number": 0, "etag": 5}], "'etag' must be a string.", "etag"),  # types before values
         ([{"number": 0}], "'etag' is required.", "etag"),
         ([{"number": 1, "etag": "x"}], "Each part needs a 'number' (1 or more)", "parts"),
-        ([{"number": True, "etag": "0" * 32}], "'number' must be a int.", "number"),
+        ([{"number": True, "etag": "0" * 32}], "'number' must be an integer.", "number"),
         ([7], "'parts' must be a list of objects.", "parts"),
         ({"number": 1}, "'parts' must be a list.", "parts"),
     ],
