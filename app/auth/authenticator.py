@@ -20,10 +20,6 @@ class Unauthenticated(Exception):
     """The credential is not acceptable; the message is safe for the client (answer 401)."""
 
 
-class AuthenticationUnavailable(Exception):
-    """The identity provider's keys cannot be fetched right now (answer 503, not 401)."""
-
-
 class Authenticator:
     def __init__(self, api_tokens: tuple[str, ...], security: SecuritySettings) -> None:
         modes = security.auth_modes
@@ -31,7 +27,7 @@ class Authenticator:
         self.jwt = JwtAuthenticator(security.jwt) if "jwt" in modes else None
 
     def subject(self, presented: str) -> str:
-        """The caller's subject; raises Unauthenticated or AuthenticationUnavailable."""
+        """The caller's subject; raises Unauthenticated, or KeysUnavailable (answer 503)."""
         subject = self.tokens.subject(presented) if self.tokens else None
         if subject is not None:
             return subject
@@ -43,7 +39,7 @@ class Authenticator:
                 reason = str(exc)
             except KeysUnavailable as exc:
                 log.warning("authentication unavailable: %s", exc)
-                raise AuthenticationUnavailable(str(exc)) from None
+                raise
         log.info("authentication refused: %s", reason)
         if "expired" in reason:
             raise Unauthenticated("The bearer token has expired.")

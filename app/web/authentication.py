@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import g, request
 
-from ..auth.authenticator import AuthenticationUnavailable, Unauthenticated
+from ..auth.authenticator import Unauthenticated
+from ..auth.jwts import KeysUnavailable
 from .problems import ApiError
 from .runtime import runtime
 
@@ -31,7 +32,7 @@ def _subject(presented: str) -> str:
     except Unauthenticated as exc:
         challenge = CHALLENGE["WWW-Authenticate"] + ', error="invalid_token"'
         raise ApiError(401, str(exc), {"WWW-Authenticate": challenge}) from None
-    except AuthenticationUnavailable:
+    except KeysUnavailable:
         raise ApiError(
             503, "Authentication is unavailable, try again later.", {"Retry-After": "5"}
         ) from None
