@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import g, request
 
-from ..auth.authenticator import Unauthenticated
+from ..auth.authenticator import Identity, Unauthenticated
 from ..auth.jwts import KeysUnavailable
 from .problems import ApiError
 from .runtime import runtime
@@ -26,9 +26,9 @@ def bearer_token() -> str:
     return token.strip()
 
 
-def _subject(presented: str) -> str:
+def _identify(presented: str) -> Identity:
     try:
-        return runtime().authenticator.subject(presented)
+        return runtime().authenticator.identify(presented)
     except Unauthenticated as exc:
         challenge = CHALLENGE["WWW-Authenticate"] + ', error="invalid_token"'
         raise ApiError(401, str(exc), {"WWW-Authenticate": challenge}) from None
@@ -39,16 +39,21 @@ def _subject(presented: str) -> str:
 
 
 def authenticate() -> str:
-    """The request's subject, authenticated once per request (the outcome is kept in ``g``)."""
+    """The request's subject, authenticated once per request (the outcome is kept in ``g``).
+
+    ``g.subject`` is the namespaced subject (``jwt:<sub>`` for a JWT) that owns uploads;
+    ``g.identity`` keeps the scheme and the credential's own name beside it.
+    """
     if "subject" in g:
         return g.subject
     if "auth_error" in g:
         raise g.auth_error
     try:
-        g.subject = _subject(bearer_token())
+        identity = _identify(bearer_token())
     except ApiError as exc:
         g.auth_error = exc
         raise
+    g.identity, g.subject = identity, identity.subject
     return g.subject
 
 

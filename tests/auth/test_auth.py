@@ -145,7 +145,7 @@ def hs_client(env):
 
 
 def test_a_good_hs256_token_authenticates_as_its_sub(hs_client):
-    assert subject_of(hs_client, token(SECRET, "HS256", sub="carol")) == "carol"
+    assert subject_of(hs_client, token(SECRET, "HS256", sub="carol")) == "jwt:carol"
     # API tokens keep working next to JWT (both modes inferred).
     assert post(hs_client, TOKEN).status_code == 201
 
@@ -229,8 +229,8 @@ def jwks_client(env, jwks):
 
 def test_rs256_and_es256_tokens_from_the_jwks_authenticate(jwks_client, jwks, keys):
     assert jwks.fetches == 0  # nothing fetched at start-up or per request ...
-    assert subject_of(jwks_client, token(keys["rsa"], "RS256", "rsa-1", sub="dave")) == "dave"
-    assert subject_of(jwks_client, token(keys["ec"], "ES256", "ec-1", sub="erin")) == "erin"
+    assert subject_of(jwks_client, token(keys["rsa"], "RS256", "rsa-1", sub="dave")) == "jwt:dave"
+    assert subject_of(jwks_client, token(keys["ec"], "ES256", "ec-1", sub="erin")) == "jwt:erin"
     for _ in range(3):
         assert post(jwks_client, token(keys["rsa"], "RS256", "rsa-1")).status_code == 201
     assert jwks.fetches == 1  # ... the key set is fetched once and cached
