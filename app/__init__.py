@@ -22,7 +22,7 @@ from .storage.factory import open_store
 from .storage.readiness import StorageReadiness
 from .uploads.webhooks import WebhookSender
 from .web import health, openapi, uploads
-from .web.limits import init_limits
+from .web.limits import init_limits, warn_about_deployment
 from .web.problems import register_error_handlers
 from .web.runtime import Runtime
 
@@ -74,6 +74,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     for blueprint in (uploads.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     init_limits(app, security.limits)
+    warn_about_deployment(security)
     init_metrics(app)
     state.storage.start()
     return app

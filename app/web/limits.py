@@ -1,4 +1,8 @@
-"""Abuse limits on signing (flask-limiter): ``RATE_LIMIT`` per subject, ``RATE_LIMIT_PER_IP``.
+"""Abuse limits (flask-limiter): ``RATE_LIMIT`` per subject, ``RATE_LIMIT_PER_IP`` per address.
+
+``RATE_LIMIT_PER_IP`` is one bucket per address over every request (any path, any outcome: 401s
+and 404s too), so guessing tokens or upload ids costs the same everywhere. ``RATE_LIMIT`` gives
+each subject one bucket per limited endpoint. Probes and CORS preflights are never counted.
 
 Counters live in memory (per process) unless ``RATELIMIT_STORAGE_URI`` points at a shared
 store such as Redis; if that store fails, each process falls back to memory instead of
@@ -8,19 +12,31 @@ refusing or waving everything through.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
 
-from ..settings.security import LimitSettings
+from ..settings.security import LimitSettings, SecuritySettings
 from .authentication import authenticate
 from .problems import ApiError, problem
 
 log = logging.getLogger(__name__)
-LIMITED_ENDPOINTS = ("uploads.create_upload",)
+# Each has its own RATE_LIMIT bucket per subject: signing, completing and asking for part URLs
+# are different steps of one upload, and a shared bucket would make RATE_LIMIT mean a different
+# number of uploads for every file size.
+LIMITED_ENDPOINTS = ("uploads.create_upload", "uploads.complete_upload", "uploads.upload_parts")
+# A load balancer probes from one address; counting its probes could take the service out of
+# rotation, and they carry no credential to guess.
+EXEMPT_ENDPOINTS = ("health.healthz", "health.readyz", "metrics")
+UNMATCHED = "<unmatched>"
 STORAGE_TIMEOUT = 1.0  # seconds; a slow Redis must not hold a signing request
+# gunicorn.conf.py's worker count when WEB_CONCURRENCY is not given.
+GUNICORN_DEFAULT_WORKERS = (os.cpu_count() or 1) * 2 + 1
+_warned: set[str] = set()
 
 
 def client_address() -> str:
@@ -29,11 +45,22 @@ def client_address() -> str:
 
 
 def subject_key() -> str:
-    # Authenticates now (cached for the view); failures share one bucket, the view then says 401.
+    # Authenticates now (cached for the view), which then says 401. A caller without a subject
+    # is counted by address: one bad client must not spend every other anonymous caller's budget.
     try:
         return "sub:" + authenticate()
     except ApiError:
-        return "unauthenticated"
+        return "unauthenticated:" + client_address()
+
+
+def _request_identifier() -> str:
+    # flask-limiter skips requests without an endpoint; an unrouted path (404, 405) must count.
+    return request.endpoint or UNMATCHED
+
+
+def _exempt() -> bool:
+    # A preflight carries no credential, and counting it would halve a browser's budget.
+    return request.method == "OPTIONS" or request.endpoint in EXEMPT_ENDPOINTS
 
 
 def _retry_after(limiter: Limiter) -> int:
@@ -55,6 +82,8 @@ def init_limits(app: Flask, settings: LimitSettings) -> Limiter | None:
     limiter = Limiter(
         key_func=client_address,
         app=app,
+        application_limits=[settings.per_ip] if settings.per_ip else [],
+        request_identifier=_request_identifier,
         storage_uri=settings.storage_uri,
         storage_options=options,
         strategy="moving-window",
@@ -62,13 +91,13 @@ def init_limits(app: Flask, settings: LimitSettings) -> Limiter | None:
         in_memory_fallback_enabled=True,
         headers_enabled=False,
     )
-    for endpoint in LIMITED_ENDPOINTS:
-        view = app.view_functions[endpoint]
-        if settings.per_subject:
-            view = limiter.limit(settings.per_subject, key_func=subject_key)(view)
-        if settings.per_ip:
-            view = limiter.limit(settings.per_ip, key_func=client_address)(view)
-        app.view_functions[endpoint] = view
+    limiter.request_filter(_exempt)
+    if settings.per_subject:
+        for endpoint in LIMITED_ENDPOINTS:
+            view = limiter.limit(settings.per_subject, key_func=subject_key)(
+                app.view_functions[endpoint]
+            )
+            app.view_functions[endpoint] = view
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(exc: RateLimitExceeded) -> Response:
@@ -79,3 +108,51 @@ def init_limits(app: Flask, settings: LimitSettings) -> Limiter | None:
         )
 
     return limiter
+
+
+def worker_processes(environ: Mapping[str, str] | None = None) -> int | None:
+    """How many processes serve the app, when it can be told: None for one, or unknown.
+
+    gunicorn's arbiter puts ``SERVER_SOFTWARE=gunicorn/<version>`` in the environment its workers
+    inherit, and gunicorn.conf.py takes the count from ``WEB_CONCURRENCY``.
+    """
+    environ = os.environ if environ is None else environ
+    declared = environ.get("WEB_CONCURRENCY", "").strip()
+    if declared.isdigit():
+        return int(declared)
+    if environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/"):
+        return GUNICORN_DEFAULT_WORKERS
+    return None
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    # create_app may run more than once in a process (tests, reloads); the facts do not change.
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
+
+
+def warn_about_deployment(security: SecuritySettings) -> None:
+    """Start-up warnings for settings whose effect depends on how the service is deployed."""
+    limits = security.limits
+    processes = worker_processes()
+    in_memory = urlsplit(limits.storage_uri).scheme == "memory"
+    if (limits.per_subject or limits.per_ip) and in_memory and processes and processes > 1:
+        _warn_once(
+            "memory-limits",
+            "rate limits count in memory per process while %d processes serve the app: each "
+            "counts alone, so every limit is in effect %d times higher; set "
+            "RATELIMIT_STORAGE_URI to a shared store (redis://host:6379/0)",
+            processes,
+            processes,
+        )
+    hops = security.policy.trusted_proxies
+    if hops:
+        _warn_once(
+            "trusted-proxies",
+            "TRUSTED_PROXIES=%d: X-Forwarded-For is trusted for %d hop(s), so the port must be "
+            "reachable only through the proxy, or any client picks its own address for rate "
+            "limits and UPLOAD_BIND_IP; a process cannot see at start whether a proxy is in front",
+            hops,
+            hops,
+        )

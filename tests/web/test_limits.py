@@ -99,3 +99,66 @@ def test_both_limits_apply_together(env):
     assert [post(client, ALICE, "10.1.0.1").status_code for _ in range(3)] == [201, 201, 429]
     codes = [post(client, who, "10.1.0.2").status_code for who in (BOB, TOKEN, BOB, TOKEN)]
     assert codes == [201, 201, 201, 429]  # the fourth breaks the address's limit, not a subject's
+
+
+def call(client, method: str, path: str, credential: str = ALICE, address: str = "127.0.0.1"):
+    return client.open(
+        path,
+        method=method,
+        headers={"Authorization": f"Bearer {credential}"},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_rate_limit_per_ip_counts_every_request_whatever_its_path_or_outcome(env):
+    client = create_app(env | {"API_TOKENS": TOKENS, "RATE_LIMIT_PER_IP": "3/minute"}).test_client()
+    guess, address = "guess-0123456789abcdef", "10.2.0.1"
+    assert call(client, "GET", "/uploads/some-id", guess, address).status_code == 401
+    assert call(client, "POST", "/uploads/some-id/complete", guess, address).status_code == 401
+    assert call(client, "GET", "/no-such-path", guess, address).status_code == 404
+    limited = call(client, "GET", "/uploads/other-id", guess, address)
+    assert_problem(limited, 429)
+    assert 0 < int(limited.headers["Retry-After"]) <= 61
+    assert_problem(call(client, "GET", "/openapi.json", ALICE, address), 429)
+    # Probes from the limited address still answer: a load balancer must not lock itself out.
+    assert call(client, "GET", "/healthz", address=address).status_code == 200
+    assert call(client, "GET", "/metrics", address=address).status_code == 200
+    assert call(client, "GET", "/readyz", address=address).status_code != 429
+    assert call(client, "GET", "/uploads/some-id", guess, "10.2.0.2").status_code == 401
+
+
+def test_cors_preflights_are_not_counted(env):
+    settings = env | {"API_TOKENS": TOKENS, "RATE_LIMIT_PER_IP": "1/minute"}
+    client = create_app(settings).test_client()
+    origin = settings["CORS_ORIGINS"].split(",")[0]
+    preflight = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    for _ in range(3):
+        assert client.options("/uploads", headers=preflight).status_code == 200
+    assert post(client, ALICE).status_code == 201
+
+
+def test_completes_and_part_urls_are_limited_per_subject_in_their_own_buckets(env):
+    client = create_app(env | {"API_TOKENS": TOKENS, "RATE_LIMIT": "3/minute"}).test_client()
+    upload_id = post(client, ALICE).get_json()["upload_id"]
+    completes = [call(client, "POST", f"/uploads/{upload_id}/complete") for _ in range(4)]
+    assert 429 not in [answer.status_code for answer in completes[:3]]
+    assert_problem(completes[3], 429)
+    parts = [call(client, "GET", f"/uploads/{upload_id}/parts?from=1") for _ in range(4)]
+    assert 429 not in [answer.status_code for answer in parts[:3]]
+    assert_problem(parts[3], 429)
+    # Signing kept its own budget (one of three spent), and BOB's completes are his own.
+    assert [post(client, ALICE).status_code for _ in range(3)] == [201, 201, 429]
+    assert call(client, "POST", f"/uploads/{upload_id}/complete", BOB).status_code == 403
+
+
+def test_unauthenticated_callers_are_limited_per_address(env):
+    client = create_app(env | {"API_TOKENS": TOKENS, "RATE_LIMIT": "2/minute"}).test_client()
+    guess = "guess-0123456789abcdef"
+    assert [post(client, guess, "10.3.0.1").status_code for _ in range(3)] == [401, 401, 429]
+    # Another unauthenticated caller keeps its own budget, and a known subject is not touched.
+    assert post(client, guess, "10.3.0.2").status_code == 401
+    assert post(client, ALICE, "10.3.0.1").status_code == 201
