@@ -110,18 +110,21 @@ def init_limits(app: Flask, settings: LimitSettings) -> Limiter | None:
     return limiter
 
 
-def worker_processes(environ: Mapping[str, str] | None = None) -> int | None:
-    """How many processes serve the app, when it can be told: None for one, or unknown.
+def several_processes(environ: Mapping[str, str] | None = None) -> str | None:
+    """What says more than one process serves the app, or None (one process, or no sign).
 
-    gunicorn's arbiter puts ``SERVER_SOFTWARE=gunicorn/<version>`` in the environment its workers
-    inherit, and gunicorn.conf.py takes the count from ``WEB_CONCURRENCY``.
+    gunicorn.conf.py takes its worker count from ``WEB_CONCURRENCY``; without it, gunicorn's
+    arbiter still marks the environment its workers inherit with ``SERVER_SOFTWARE=gunicorn/…``,
+    and the config then starts 2 x cores + 1 workers (``-w`` may say otherwise, unseen here).
     """
     environ = os.environ if environ is None else environ
     declared = environ.get("WEB_CONCURRENCY", "").strip()
     if declared.isdigit():
-        return int(declared)
+        return f"WEB_CONCURRENCY={int(declared)} processes" if int(declared) > 1 else None
     if environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/"):
-        return GUNICORN_DEFAULT_WORKERS
+        return (
+            f"gunicorn workers ({GUNICORN_DEFAULT_WORKERS} by default here, WEB_CONCURRENCY unset)"
+        )
     return None
 
 
@@ -135,15 +138,14 @@ def _warn_once(key: str, message: str, *args: object) -> None:
 def warn_about_deployment(security: SecuritySettings) -> None:
     """Start-up warnings for settings whose effect depends on how the service is deployed."""
     limits = security.limits
-    processes = worker_processes()
+    processes = several_processes()
     in_memory = urlsplit(limits.storage_uri).scheme == "memory"
-    if (limits.per_subject or limits.per_ip) and in_memory and processes and processes > 1:
+    if (limits.per_subject or limits.per_ip) and in_memory and processes:
         _warn_once(
             "memory-limits",
-            "rate limits count in memory per process while %d processes serve the app: each "
-            "counts alone, so every limit is in effect %d times higher; set "
+            "rate limits count in memory per process while %s serve the app: each counts "
+            "alone, so every limit is in effect multiplied by the number of processes; set "
             "RATELIMIT_STORAGE_URI to a shared store (redis://host:6379/0)",
-            processes,
             processes,
         )
     hops = security.policy.trusted_proxies

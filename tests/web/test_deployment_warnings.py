@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,7 @@ from app import create_app
 from app.observability.logs import JsonFormatter
 from app.web import limits
 from tests.support.constants import TOKEN
+from tests.support.servers import ApiServer
 
 MEMORY = "rate limits count in memory"
 PROXIES = "X-Forwarded-For is trusted"
@@ -42,7 +45,7 @@ def test_memory_counters_with_several_workers_warn_once_as_one_json_line(
     create_app(settings)
     create_app(settings)
     [record] = warnings(MEMORY)
-    assert "4 processes" in record.getMessage()
+    assert "WEB_CONCURRENCY=4 processes" in record.getMessage()
     line = JsonFormatter().format(record)
     assert "\n" not in line and json.loads(line)["level"] == "warning"
 
@@ -51,7 +54,7 @@ def test_under_gunicorn_without_a_worker_count_the_default_workers_warn(env, mon
     monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/23.0.0")
     create_app(env | {"API_TOKENS": TOKEN, "RATE_LIMIT_PER_IP": "10/minute"})
     [record] = warnings(MEMORY)
-    assert f"{limits.GUNICORN_DEFAULT_WORKERS} processes" in record.getMessage()
+    assert f"gunicorn workers ({limits.GUNICORN_DEFAULT_WORKERS} by" in record.getMessage()
 
 
 @pytest.mark.parametrize(
@@ -82,3 +85,22 @@ def test_trusted_proxies_warn_once_naming_the_hops(env, warnings):
 def test_no_proxy_warning_without_trusted_proxies(env, warnings):
     create_app(env | {"API_TOKENS": TOKEN})
     assert warnings(PROXIES) == []
+
+
+def memory_warnings_in(log: Path) -> list[dict]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    return [e for e in entries if e.get("level") == "warning" and MEMORY in e["message"]]
+
+
+def test_each_gunicorn_worker_warns_once_about_memory_counters(swift, tmp_path, monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    log = tmp_path / "gunicorn.log"
+    with ApiServer(swift.env | {"API_TOKENS": TOKEN, "RATE_LIMIT": "10/minute"}, 2, log):
+        # /readyz answered from one worker; the other may still be loading the app.
+        deadline = time.monotonic() + 30
+        while len(memory_warnings_in(log)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    warned = memory_warnings_in(log)
+    assert len(warned) == 2, warned  # one per worker, from SERVER_SOFTWARE alone
+    assert "gunicorn workers" in warned[0]["message"]
