@@ -178,7 +178,7 @@ class PolicySettings(EnvSettings):
 
 
 class LimitSettings(EnvSettings):
-    """Rate limits on ``POST /uploads``, and where their counters live."""
+    """Rate limits per subject and per address, and where their counters live."""
 
     per_subject: Annotated[str | None, RATE] = Field(None, validation_alias="RATE_LIMIT")
     per_ip: Annotated[str | None, RATE] = Field(None, validation_alias="RATE_LIMIT_PER_IP")

@@ -100,6 +100,7 @@ def _session_paths() -> dict[str, Any]:
         "401": _problem("No valid bearer credential."),
         "403": _problem("The upload belongs to another caller."),
         "404": _problem("Unknown or expired upload_id."),
+        "429": _problem("Rate limit reached.", retry_after=True),
         "503": _problem("Storage not ready or failing.", retry_after=True),
     }
     secured = {"security": [{"bearer": []}], "parameters": [UPLOAD_ID]}
@@ -231,7 +232,10 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
                 "get": {
                     "operationId": "openapi",
                     "summary": "This document.",
-                    "responses": {"200": _json("The OpenAPI document.", {"type": "object"})},
+                    "responses": {
+                        "200": _json("The OpenAPI document.", {"type": "object"}),
+                        "429": _problem("Rate limit reached.", retry_after=True),
+                    },
                 }
             },
         },
