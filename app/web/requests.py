@@ -117,7 +117,8 @@ def pinned_etags(part_count: int) -> dict[int, str]:
 
 
 def part_number(raw: str) -> int:
-    """``?from=N`` of ``GET /uploads/<id>/parts``."""
-    if not raw.isdigit() or int(raw) < 1:
+    """``?from=N`` of ``GET /uploads/<id>/parts``: ASCII digits only, since ``str.isdigit``
+    also accepts Arabic-Indic digits and superscripts, which ``int`` then reads or refuses."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ApiError(400, "'from' must be a part number (1 or more).", invalid_params=["from"])
     return int(raw)

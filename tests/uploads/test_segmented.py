@@ -90,6 +90,16 @@ def test_a_file_over_max_file_size_gets_a_segmented_plan(client, data):
         assert response.get_json()["invalid_params"] == ["from"]
 
 
+def test_only_ascii_digits_are_a_part_number(client, data):
+    answer = start(client, len(data))
+    # Arabic-Indic one, superscript two, a sign, a space: str.isdigit() or int() accept some.
+    for bad in ("\u0661", "\u00b2", "+1", " 1", "1 ", "\uff11"):
+        response = client.get(
+            f"/uploads/{answer['upload_id']}/parts", query_string={"from": bad}, headers=AS_OWNER
+        )
+        assert assert_problem(response, 400, "'from'")["invalid_params"] == ["from"], bad
+
+
 def test_parts_assemble_into_one_object_identical_to_the_file(client, data):
     answer = start(client, len(data))
     for part in all_parts(client, answer):
