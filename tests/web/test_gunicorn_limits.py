@@ -87,7 +87,7 @@ def raw(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture(scope="module")
 def problem_server(swift, tmp_path_factory) -> Iterator[ApiServer]:
-    """gunicorn with the problem-details worker (``worker_class`` in gunicorn.conf.py)."""
+    """gunicorn with the problem-details worker, chosen here as ``worker_class`` would choose it."""
     env = swift.env | {
         "API_TOKENS": TOKEN,
         "GUNICORN_CMD_ARGS": "--worker-class app.web.worker.ProblemSyncWorker",
