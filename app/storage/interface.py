@@ -89,6 +89,12 @@ class ObjectStore(Protocol):
     def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
         """Store a small object with the service's own token."""
 
+    def put_object_once(
+        self, container: str, name: str, data: bytes, headers: dict[str, str]
+    ) -> bool:
+        """Store a small object only if none is there (``If-None-Match: *``, which Swift answers
+        412 when it exists): True for the call that created it, False when it already existed."""
+
     def delete_object(self, container: str, name: str) -> bool:
         """Delete; False if it was not there."""
 

@@ -199,6 +199,27 @@ class PyraxStore:
                 return found
             marker = page[-1]["name"]
 
+    def put_object_once(
+        self, container: str, name: str, data: bytes, headers: dict[str, str]
+    ) -> bool:
+        # Not through _call: a 412 is an answer here (the object exists), not a failure.
+        try:
+            self._own.method_put(
+                f"/{container}/{name}", data=data, headers=dict(headers) | {"If-None-Match": "*"}
+            )
+        except self._exc.ClientException as exc:
+            if getattr(exc, "code", None) == 412:
+                return False
+            reason = _describe(exc)
+        except StorageError:
+            raise
+        except Exception as exc:
+            reason = _describe(exc)
+        else:
+            return True
+        log.warning("storage object PUT failed: %s", reason)
+        raise StorageError(f"object PUT: {reason}") from None
+
     def put_manifest(
         self, container: str, name: str, segments: list[dict], headers: dict[str, str]
     ) -> str:

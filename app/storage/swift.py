@@ -197,6 +197,22 @@ class SwiftStore:
     def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
         self._call("object PUT", self._conn.put_object, container, name, data, headers=headers)
 
+    def put_object_once(
+        self, container: str, name: str, data: bytes, headers: dict[str, str]
+    ) -> bool:
+        def put() -> bool:
+            try:
+                self._conn.put_object(
+                    container, name, data, headers=headers | {"If-None-Match": "*"}
+                )
+            except ClientException as exc:
+                if exc.http_status == 412:  # already there: another call created it
+                    return False
+                raise
+            return True
+
+        return bool(self._call("object PUT", put))
+
     def delete_object(self, container: str, name: str) -> bool:
         deleted = self._call(
             "object DELETE",

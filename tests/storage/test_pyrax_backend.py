@@ -261,6 +261,21 @@ def test_the_segmented_upload_operations_through_pyrax(mock, swift):
     assert "tempurl" in info
 
 
+def test_put_object_once_creates_only_what_is_absent_through_pyrax(mock, swift):
+    """The completion marker's operation: the first call creates, a later one is told False."""
+    identity(mock, swift)
+    store = PyraxStore(Settings.from_env(ENV).storage)
+    assert swift.request("PUT", "/once_segments").status_code in (201, 202)
+    headers = {"X-Delete-After": "600", "X-Object-Meta-Claim": "first"}
+    assert store.put_object_once("once_segments", "o/completed", b"", headers) is True
+    again = headers | {"X-Object-Meta-Claim": "second"}
+    assert store.put_object_once("once_segments", "o/completed", b"", again) is False
+    stored = store.head_object("once_segments", "o/completed")
+    assert stored["x-object-meta-claim"] == "first" and "x-delete-at" in stored
+    with pytest.raises(StorageError, match="object PUT: storage answered 404"):
+        store.put_object_once("no_such_container", "o/completed", b"", headers)
+
+
 def test_pyrax_signs_other_containers_but_not_prefix_or_ip_range(mock, swift):
     identity(mock, swift)
     store = PyraxStore(Settings.from_env(ENV).storage)

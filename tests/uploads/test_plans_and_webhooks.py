@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -114,6 +115,7 @@ def test_each_completion_posts_an_event(receiver, env):
     assert Runtime.of(app).webhooks.join(10)
     event = json.loads(Receiver.received[-1][1])
     assert event.pop("completed_at")
+    assert uuid.UUID(event.pop("id")).version == 4
     assert event == {
         "type": "upload.completed",
         "upload_id": answer["upload_id"],

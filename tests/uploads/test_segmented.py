@@ -90,6 +90,16 @@ def test_a_file_over_max_file_size_gets_a_segmented_plan(client, data):
         assert response.get_json()["invalid_params"] == ["from"]
 
 
+def test_only_ascii_digits_are_a_part_number(client, data):
+    answer = start(client, len(data))
+    # Arabic-Indic one, superscript two, a sign, a space: str.isdigit() or int() accept some.
+    for bad in ("\u0661", "\u00b2", "+1", " 1", "1 ", "\uff11"):
+        response = client.get(
+            f"/uploads/{answer['upload_id']}/parts", query_string={"from": bad}, headers=AS_OWNER
+        )
+        assert assert_problem(response, 400, "'from'")["invalid_params"] == ["from"], bad
+
+
 def test_parts_assemble_into_one_object_identical_to_the_file(client, data):
     answer = start(client, len(data))
     for part in all_parts(client, answer):
@@ -262,10 +272,22 @@ def test_gc_removes_only_stale_uncompleted_uploads(client, data, small_env, monk
     def segments(answer: dict) -> int:
         return len(listed(answer))
 
+    # A completed single PUT whose object the site has deleted since: only its marker is left.
+    gone = client.post(
+        "/uploads", json={"filename": "gone.txt", "size": 4}, headers=AS_OWNER
+    ).get_json()
+    requests.put(gone["upload_url"], data=b"gone", headers=gone["upload_headers"], timeout=10)
+    assert (
+        client.post(f"/uploads/{gone['upload_id']}/complete", headers=AS_OWNER).status_code == 200
+    )
+    assert store.delete_object("uploads", gone["object_name"])
+    assert [e["name"].rsplit("/", 1)[1] for e in listed(gone)] == ["completed"]
+    assert [e["name"].rsplit("/", 1)[1] for e in listed(completed)][-1] == "completed"
+
     # Ages as storage records them: the stale part must be older than --older-than (3 s) when
     # gc runs, the fresh one (stored after that) younger.
     deadline = time.monotonic() + 60
-    while time.time() - max(gc_module.last_modified(e) for e in listed(stale)) < 4:
+    while time.time() - max(gc_module.last_modified(e) for e in listed(stale) + listed(gone)) < 4:
         assert time.monotonic() < deadline, "the stale part never aged"
         time.sleep(0.1)
     fresh = start(client, len(data))
@@ -285,7 +307,8 @@ def test_gc_removes_only_stale_uncompleted_uploads(client, data, small_env, monk
     capsys.readouterr()
     assert cli_main(["gc", "--older-than", "3s"]) == 0
     assert capsys.readouterr().out.startswith("removed ")
-    assert (segments(stale), segments(completed), segments(fresh)) == (0, 3, 1)
+    # The completed upload keeps its 3 parts and its marker; the deleted one's marker is gone.
+    assert (segments(stale), segments(completed), segments(fresh), segments(gone)) == (0, 4, 1, 0)
     download = requests.get(
         client.post(f"/uploads/{completed['upload_id']}/complete", headers=AS_OWNER).get_json()[
             "download_url"
