@@ -199,6 +199,9 @@ class PyraxStore:
                 return found
             marker = page[-1]["name"]
 
+    def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
+        self._call("object PUT", "put", f"/{container}/{name}", data=data, headers=dict(headers))
+
     def put_object_once(
         self, container: str, name: str, data: bytes, headers: dict[str, str]
     ) -> bool:

@@ -276,6 +276,18 @@ def test_put_object_once_creates_only_what_is_absent_through_pyrax(mock, swift):
         store.put_object_once("no_such_container", "o/completed", b"", headers)
 
 
+def test_put_object_stores_what_an_abort_marks_through_pyrax(mock, swift):
+    """An abort leaves a marker object: the store must write small objects with its own token."""
+    identity(mock, swift)
+    store = PyraxStore(Settings.from_env(ENV).storage)
+    assert swift.request("PUT", "/marks_segments").status_code in (201, 202)
+    store.put_object("marks_segments", "o/aborted", b"", {"X-Delete-After": "600"})
+    stored = store.head_object("marks_segments", "o/aborted")
+    assert stored is not None and "x-delete-at" in stored
+    with pytest.raises(StorageError, match="object PUT: storage answered 404"):
+        store.put_object("no_such_container", "o/aborted", b"", {})
+
+
 def test_pyrax_signs_other_containers_but_not_prefix_or_ip_range(mock, swift):
     identity(mock, swift)
     store = PyraxStore(Settings.from_env(ENV).storage)
