@@ -34,12 +34,14 @@ bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # wait on storage, and a client may send its request slowly. A sync worker is held whole by one
 # such wait: with storage frozen, six waiting `complete` calls stalled signing 12 s on 5 sync
 # workers, and eight slow-header clients made /healthz time out (tests/deploy/test_stalls.py;
-# figures in docs/operations.md, "Sizing"). With threads a wait holds one thread, the worker's
+# figures in docs/operations.md, "Sizing"). With threads a wait holds one thread and the worker's
 # other threads keep signing; idle keep-alive connections wait in the worker's poller, not in a
-# thread. The usual 2 x cores + 1 processes keep the CPUs busy despite the GIL.
+# thread. The usual 2 x cores + 1 processes keep the CPUs busy despite the GIL. 32 threads, not
+# fewer: connections are not spread evenly over workers, and with 8 threads 20 slow clients
+# already filled one worker that kept accepting; with 32, 80 slow clients left every probe fast.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # A worker silent for this long is killed and replaced (a bug that blocks its main loop). Under
 # gthread the heartbeat comes from the main loop, not from the request, so this does not bound a
 # request: storage calls do that themselves (one STORAGE_TIMEOUT, then the circuit breaker).
