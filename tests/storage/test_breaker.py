@@ -14,6 +14,7 @@ from app import create_app
 from app.settings.service import Settings
 from app.storage.breaker import CircuitBreaker, StorageUnavailable
 from app.storage.interface import StorageError
+from app.storage.readiness import StorageReadiness
 from app.storage.swift import SwiftStore
 from tests.storage.test_faults import assert_503_with_retry_after, proxy_pid
 from tests.support.constants import TOKEN
@@ -123,3 +124,31 @@ def test_readiness_and_requests_answer_503_fast_while_the_breaker_is_open(storag
     while client.get("/readyz").status_code != 200:  # the probe after the cool-down heals it
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_readiness_probes_waiting_behind_a_slow_one_share_its_answer(storage):
+    settings = Settings.from_env(
+        storage.env
+        | {"API_TOKENS": TOKEN, "READY_CACHE_SECONDS": "60", "UPLOAD_CONTAINER": "ready-share"}
+    )
+    readiness = StorageReadiness(settings, lambda: SwiftStore(settings.storage, timeout=TIMEOUT))
+    readiness.start()
+    assert readiness.prepared is not None
+    readiness._checked_at = 0.0  # the cached answer is old: the next probe asks storage
+    pid = proxy_pid(storage)
+    answers: list[str | None] = []
+    probes = [threading.Thread(target=lambda: answers.append(readiness.check())) for _ in range(3)]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        for probe in probes:
+            probe.start()
+        for probe in probes:
+            probe.join()
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert len(answers) == 3
+    assert all(answer and "unreachable" in answer for answer in answers), answers
+    # One storage timeout for all three, not one each in turn.
+    assert elapsed < 1.5 * TIMEOUT, elapsed
