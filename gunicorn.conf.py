@@ -30,12 +30,21 @@ except ConfigError as exc:
     sys.exit(f"upload-signer: configuration error: {exc}")
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# Signing is short CPU work; requests never carry file bytes, so sync workers are right and the
-# usual 2 x cores + 1 keeps the CPUs busy while a worker waits on its socket.
+# Threaded workers (gthread): signing is short CPU work, but complete, status, abort and /readyz
+# wait on storage, and a client may send its request slowly. A sync worker is held whole by one
+# such wait: with storage frozen, six waiting `complete` calls stalled signing 12 s on 5 sync
+# workers, and eight slow-header clients made /healthz time out (tests/deploy/test_stalls.py;
+# figures in docs/operations.md, "Sizing"). With threads a wait holds one thread and the worker's
+# other threads keep signing; idle keep-alive connections wait in the worker's poller, not in a
+# thread. The usual 2 x cores + 1 processes keep the CPUs busy despite the GIL. 32 threads, not
+# fewer: connections are not spread evenly over workers, and with 8 threads 20 slow clients
+# already filled one worker that kept accepting; with 32, 80 slow clients left every probe fast.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
-# A worker silent for this long is killed and replaced (a hung storage call, a bug); requests take
-# milliseconds, and storage calls have their own STORAGE_TIMEOUT well below it.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# A worker silent for this long is killed and replaced (a bug that blocks its main loop). Under
+# gthread the heartbeat comes from the main loop, not from the request, so this does not bound a
+# request: storage calls do that themselves (one STORAGE_TIMEOUT, then the circuit breaker).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM workers stop accepting, finish the request in hand, and get this long to do it;
 # keep it below the orchestrator's kill delay (Docker's 10 s by default: `docker stop -t 30`).

@@ -56,6 +56,10 @@ REAUTHENTICATIONS = Counter(
     "upload_signer_storage_reauthentications",
     "Storage tokens fetched again after a first one (expired token, storage restart).",
 )
+BREAKER_OPENED = Counter(
+    "upload_signer_storage_breaker_opened",
+    "Times a worker stopped calling storage for a cool-down after consecutive failures.",
+)
 
 
 _SIGNED_BY_METHOD = {method: URLS_SIGNED.labels(method) for method in ("PUT", "GET")}
@@ -79,6 +83,10 @@ def record_storage_error(operation: str) -> None:
 
 def record_reauthentication() -> None:
     REAUTHENTICATIONS.inc()
+
+
+def record_breaker_opened() -> None:
+    BREAKER_OPENED.inc()
 
 
 def _registry() -> CollectorRegistry:

@@ -114,6 +114,9 @@ class StorageReadiness:
         if time.monotonic() - self._checked_at < self.settings.ready_cache_seconds:
             return self.problem
         with self._lock:
+            # Threads of one worker may have queued here behind a slow probe: its answer is theirs.
+            if time.monotonic() - self._checked_at < self.settings.ready_cache_seconds:
+                return self.problem
             before = self.problem
             try:
                 if self.store.container_metadata(self.settings.container) is None:

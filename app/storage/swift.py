@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Callable
 
+import requests
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
 from ..observability.metrics import record_reauthentication, record_storage_error
 from ..settings.storage import KeystoneAuth, RackspaceAuth, SwiftV1Auth
+from .breaker import CircuitBreaker
 from .interface import (
     StorageError,
     TokenSource,
@@ -27,21 +31,44 @@ from .rackspace_identity import RackspaceIdentity
 log = logging.getLogger(__name__)
 
 # One retry: swiftclient re-authenticates by itself when a call gets 401 (expired token), and a
-# dead store must not hold a request for long.
+# dropped keep-alive connection is worth one more try. A timeout is never retried (_TimedOut):
+# the deadline of a call is one STORAGE_TIMEOUT, not one per attempt.
 _RETRY = {"retries": 1, "starting_backoff": 0.2, "max_backoff": 1}
+_TIMEOUTS = (requests.exceptions.Timeout, TimeoutError)
+
+
+class _TimedOut(Exception):
+    """A storage request got no answer in time; not an OSError, so swiftclient lets it through
+    instead of retrying (it retries socket and requests errors)."""
+
+
+def _no_retry_on_timeout(func: Callable) -> Callable:
+    def call(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except _TIMEOUTS:
+            raise _TimedOut from None
+
+    return call
 
 
 class _CountedConnection(swift.Connection):
     """Counts tokens obtained after the first: swiftclient re-authenticates by itself on 401."""
 
     _authenticated = False
+    on_token: Callable[[str, str], None] | None = None
 
     def get_auth(self):  # type: ignore[no-untyped-def]
-        result = super().get_auth()
+        result = _no_retry_on_timeout(super().get_auth)()
         if self._authenticated:
             record_reauthentication()
         self._authenticated = True
+        if self.on_token is not None:
+            self.on_token(*result)
         return result
+
+    def _retry(self, reset_func, func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return super()._retry(reset_func, _no_retry_on_timeout(func), *args, **kwargs)
 
 
 class _SessionConnection(_CountedConnection):
@@ -58,6 +85,8 @@ class _SessionConnection(_CountedConnection):
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, _TimedOut):
+        return "storage unreachable (no answer in time)"
     if isinstance(exc, ClientException):
         if exc.http_status is None:
             return "storage unreachable"
@@ -66,17 +95,24 @@ def _describe(exc: Exception) -> str:
 
 
 class SwiftStore:
+    """One swiftclient connection per thread (a connection is not safe to share, and gthread
+    workers run requests side by side), one token and one circuit breaker per process."""
+
     def __init__(
         self,
         auth: SwiftV1Auth | RackspaceAuth | KeystoneAuth,
         timeout: float = 10.0,
         identity: TokenSource | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """``identity`` replaces the token source built from ``auth`` (tests give it a clock)."""
         self._servicenet = isinstance(auth, RackspaceAuth) and auth.servicenet
+        self._breaker = breaker or CircuitBreaker()
+        self._local = threading.local()
+        self._token: tuple[str, str] | None = None  # v1 auth: shared by the threads' connections
         if isinstance(auth, SwiftV1Auth):
             self._identity = None
-            self._conn = _CountedConnection(
+            self._connect: Callable[[], _CountedConnection] = lambda: _CountedConnection(
                 authurl=auth.auth_url,
                 user=auth.user,
                 key=auth.secret,
@@ -96,23 +132,59 @@ class SwiftStore:
 
                 identity = KeystoneSession(auth, timeout=timeout)
         self._identity = identity
-        self._conn = _SessionConnection(
+        self._connect = lambda: _SessionConnection(
             session=identity,
             os_options={"endpoint_type": "internal" if self._servicenet else "public"},
             timeout=timeout,
             **_RETRY,
         )
 
+    @property
+    def _conn(self) -> _CountedConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.on_token = self._remember_token
+            if self._identity is None and self._token is not None:
+                # Another thread's token: one authentication per process, not one per thread.
+                conn.url, conn.token = self._token
+                conn._authenticated = True
+        return conn
+
+    def _remember_token(self, url: str, token: str) -> None:
+        self._token = (url, token)
+
     def _call(self, what: str, method, *args, missing_ok: bool = False, **kwargs):
-        """Run a swiftclient call: None for a 404 when ``missing_ok``, else StorageError."""
+        """Run a swiftclient call: None for a 404 when ``missing_ok``, else StorageError.
+
+        Through the circuit breaker: while storage is known to be down this raises
+        StorageUnavailable at once instead of waiting for the timeout.
+        """
+        self._breaker.enter(what)
+        unreachable = False
         try:
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
         except ClientException as exc:
+            unreachable = exc.http_status is None
             if missing_ok and exc.http_status == 404:
+                self._breaker.succeeded()
                 return None
             reason = _describe(exc)
-        except (OSError, ValueError) as exc:
+        except (OSError, _TimedOut) as exc:
+            unreachable = True
             reason = _describe(exc)
+        except ValueError as exc:
+            reason = _describe(exc)
+        except BaseException:
+            self._breaker.abandoned()
+            raise
+        else:
+            self._breaker.succeeded()
+            return result
+        if unreachable:
+            self._breaker.failed()
+        else:
+            self._breaker.succeeded()  # storage answered: it is there
         record_storage_error(what)
         log.warning("storage %s failed: %s", what, reason)
         raise StorageError(f"{what}: {reason}") from None
@@ -163,7 +235,7 @@ class SwiftStore:
     def cluster_info(self) -> dict | None:
         try:
             return self._conn.get_capabilities()
-        except (ClientException, OSError, ValueError):
+        except (ClientException, OSError, ValueError, _TimedOut):
             return None  # /info is optional: some clusters turn it off
 
     def list_objects(self, container: str, prefix: str = "") -> list[dict]:
