@@ -40,7 +40,8 @@ bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # fewer: connections are not spread evenly over workers, and with 8 threads 20 slow clients
 # already filled one worker that kept accepting; with 32, 80 slow clients left every probe fast.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "gthread"
+# gthread, whose own refusals (400, 414, 431) are problem+json, never its HTML page.
+worker_class = "app.web.worker.ProblemThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # A worker silent for this long is killed and replaced (a bug that blocks its main loop). Under
 # gthread the heartbeat comes from the main loop, not from the request, so this does not bound a
@@ -72,6 +73,8 @@ def on_starting(server):
     """Start from empty metrics: files left by an earlier run would be summed in."""
     directory = Path(os.environ[METRICS_ENV])
     directory.mkdir(parents=True, exist_ok=True)
+    # The app's start-up warnings read the real worker count (-w / GUNICORN_CMD_ARGS included).
+    os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)
     for stale in directory.glob("*.db"):
         stale.unlink()
 

@@ -1,11 +1,12 @@
-"""gunicorn's sync worker, answering what gunicorn refuses itself as problem details.
+"""gunicorn's workers, answering what gunicorn refuses itself as problem details.
 
 A request line over ``limit_request_line`` (414), headers over ``limit_request_fields`` or
 ``limit_request_field_size`` (431), or a request gunicorn cannot parse (400) never reaches the
 app: gunicorn writes an HTML page with ``gunicorn.util.write_error``, which echoes part of the
 request. gunicorn offers no hook for that answer, so this worker replaces that one function in
 its own process (after fork, never in the master), keeping gunicorn's choice of status and its
-access line. Selected with ``worker_class = "app.web.worker.ProblemSyncWorker"``.
+access line. ``gunicorn.conf.py`` selects ``app.web.worker.ProblemThreadWorker`` (gthread); a
+deployment on sync workers can select ``app.web.worker.ProblemSyncWorker``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from http import HTTPStatus
 
 from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from .problems import PROBLEM_TYPE
@@ -55,7 +57,17 @@ def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
     util.write_nonblock(sock, problem_bytes(int(status_int)))
 
 
-class ProblemSyncWorker(SyncWorker):
+class ProblemErrors:
+    """Mixed into a gunicorn worker: its own refusals are written as problem details."""
+
     def init_process(self) -> None:
         util.write_error = write_problem
-        super().init_process()
+        super().init_process()  # type: ignore[misc]
+
+
+class ProblemSyncWorker(ProblemErrors, SyncWorker):
+    pass
+
+
+class ProblemThreadWorker(ProblemErrors, ThreadWorker):
+    pass

@@ -85,13 +85,13 @@ def raw(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-@pytest.fixture(scope="module")
-def problem_server(swift, tmp_path_factory) -> Iterator[ApiServer]:
-    """gunicorn with the problem-details worker, chosen here as ``worker_class`` would choose it."""
-    env = swift.env | {
-        "API_TOKENS": TOKEN,
-        "GUNICORN_CMD_ARGS": "--worker-class app.web.worker.ProblemSyncWorker",
-    }
+@pytest.fixture(scope="module", params=["production", "app.web.worker.ProblemSyncWorker"])
+def problem_server(request, swift) -> Iterator[ApiServer]:
+    """gunicorn as gunicorn.conf.py runs it (gthread), and with the sync variant of the worker."""
+    env = swift.env | {"API_TOKENS": TOKEN}
+    if request.param != "production":
+        # One thread: with more, gunicorn runs gthread whatever the worker class says.
+        env["GUNICORN_CMD_ARGS"] = f"--worker-class {request.param} --threads 1"
     with ApiServer(env, workers=1) as server:
         yield server
 
@@ -119,7 +119,9 @@ def test_what_gunicorn_refuses_is_problem_json(problem_server, request_bytes, st
     assert requests.get(problem_server.url + "/healthz", timeout=5).ok
 
 
-def test_plain_gunicorn_refuses_with_html(api_server):
-    """What a deployment without the worker answers (docs/operations.md)."""
-    answer_status, headers, _ = raw(api_server.url, LONG_LINE)
+def test_plain_gunicorn_refuses_with_html(swift):
+    """What a deployment with gunicorn's own worker answers (docs/operations.md)."""
+    env = swift.env | {"API_TOKENS": TOKEN, "GUNICORN_CMD_ARGS": "--worker-class gthread"}
+    with ApiServer(env, workers=1) as plain:
+        answer_status, headers, _ = raw(plain.url, LONG_LINE)
     assert (answer_status, headers["content-type"]) == (414, "text/html")
