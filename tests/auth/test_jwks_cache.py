@@ -2,58 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from app import create_app
 from tests.support.constants import TOKEN
-from tests.support.jwks import AUDIENCE, public_jwk, rsa_key, token
+from tests.support.jwks import AUDIENCE, JwksServer, public_jwk, rsa_key, token
 from tests.support.problems import assert_problem
-
-
-class IdentityProvider:
-    """``/jwks.json`` on a free port that answers ``status`` after ``delay`` s; counts fetches."""
-
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = []
-        self.status, self.delay, self.fetches = 200, 0.0, 0
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.fetches += 1
-                time.sleep(provider.delay)  # a slow provider, as the service sees it
-                body = json.dumps({"keys": provider.keys}).encode()
-                self.send_response(provider.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/jwks.json"
-
-    def __enter__(self) -> IdentityProvider:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +19,13 @@ def key():
 
 
 @pytest.fixture
-def idp(key) -> Iterator[IdentityProvider]:
-    with IdentityProvider() as provider:
+def idp(key) -> Iterator[JwksServer]:
+    with JwksServer() as provider:
         provider.keys = [public_jwk(key, "k1")]
         yield provider
 
 
-def client_for(env: dict[str, str], idp: IdentityProvider, **settings: str):
+def client_for(env: dict[str, str], idp: JwksServer, **settings: str):
     return create_app(
         env | {"JWT_JWKS_URL": idp.url, "JWT_AUDIENCE": AUDIENCE} | settings
     ).test_client()

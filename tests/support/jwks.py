@@ -47,18 +47,20 @@ def token(key: Any, algorithm: str, kid: str | None = None, **changes: Any) -> s
 
 
 class JwksServer:
-    """Serves ``{"keys": [...]}`` at /jwks.json on a free port and counts the fetches."""
+    """Serves ``{"keys": [...]}`` at /jwks.json on a free port and counts the fetches; answers
+    ``status`` after ``delay`` seconds, so a test can make the identity provider fail or slow."""
 
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
-        self.fetches = 0
+        self.status, self.delay, self.fetches = 200, 0.0, 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.fetches += 1
+                time.sleep(server.delay)  # a slow provider, as the service sees it
                 body = json.dumps({"keys": server.keys}).encode()
-                self.send_response(200)
+                self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
