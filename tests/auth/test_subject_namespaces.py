@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
 import requests
@@ -15,6 +12,7 @@ from app import create_app
 from app.web.runtime import Runtime
 from tests.support.jwks import token
 from tests.support.problems import assert_problem
+from tests.support.webhooks import Recording, receiving
 
 SECRET = "s" * 40
 ALICE = "alice-token-0123456789"
@@ -65,30 +63,10 @@ def test_the_jwt_alice_has_its_own_prefix_and_rate_limit_bucket(client):
     assert answer.get_json()["object_name"].startswith("jwt:alice/")
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """Accepts every webhook and keeps its body."""
-
-    received: ClassVar[list[bytes]] = []
-
-    def do_POST(self) -> None:
-        self.received.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def receiver() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Receiver.received = []
-    try:
+def receiver() -> Iterator[Recording]:
+    with receiving() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_the_webhook_names_a_jwt_caller_jwt_sub(env, receiver):
@@ -96,7 +74,7 @@ def test_the_webhook_names_a_jwt_caller_jwt_sub(env, receiver):
         env
         | {
             "JWT_SECRET": SECRET,
-            "UPLOAD_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_port}/hook",
+            "UPLOAD_WEBHOOK_URL": receiver.url,
             "WEBHOOK_SECRET": "w" * 32,
         }
     )
@@ -107,4 +85,4 @@ def test_the_webhook_names_a_jwt_caller_jwt_sub(env, receiver):
     done = client.post(f"/uploads/{signed['upload_id']}/complete", headers=caller)
     assert done.status_code == 200, done.get_json()
     assert Runtime.of(app).webhooks.join(10)
-    assert json.loads(Receiver.received[-1])["subject"] == "jwt:alice"
+    assert json.loads(receiver.bodies[-1])["subject"] == "jwt:alice"

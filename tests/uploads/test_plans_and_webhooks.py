@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
 import requests
@@ -18,6 +15,7 @@ from app import create_app
 from app.uploads.plans import MIB, PlanError, plan_parts
 from app.uploads.webhooks import SIGNATURE_HEADER, WebhookSender
 from app.web.runtime import Runtime
+from tests.support.webhooks import Recording, receiving
 
 GIB = 1024 * MIB
 
@@ -55,43 +53,20 @@ def test_part_numbers_outside_the_plan_are_errors():
             plan.part(number)
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """Fails the first request with 500, accepts the rest; records what it got."""
-
-    received: ClassVar[list[tuple[dict, bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(500 if len(self.received) == 1 else 204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def receiver() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Receiver.received = []
-    try:
+def receiver() -> Iterator[Recording]:
+    """Fails the first request with 500, accepts the rest."""
+    with receiving(204, first=(500,)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_webhook_is_signed_retried_and_never_blocks(receiver):
-    sender = WebhookSender(
-        f"http://127.0.0.1:{receiver.server_port}/hook", "s" * 32, backoff=(0.1,)
-    )
+    sender = WebhookSender(receiver.url, "s" * 32, backoff=(0.1,))
     event = {"type": "upload.completed", "object_name": "o", "filename": "é.txt", "size": 3}
     sender.send(event)  # returns at once; a thread delivers
     assert sender.join(10)
-    assert len(Receiver.received) == 2  # one failure, one retry
-    headers, body = Receiver.received[-1]
+    assert len(receiver.received) == 2  # one failure, one retry
+    headers, body = receiver.received[-1]
     assert json.loads(body) == event
     fields = dict(part.split("=", 1) for part in headers[SIGNATURE_HEADER].split(","))
     expected = hmac.new(b"s" * 32, f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
@@ -102,7 +77,7 @@ def test_each_completion_posts_an_event(receiver, env):
     app = create_app(
         env
         | {
-            "UPLOAD_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_port}/hook",
+            "UPLOAD_WEBHOOK_URL": receiver.url,
             "WEBHOOK_SECRET": "w" * 32,
         }
     )
@@ -113,7 +88,7 @@ def test_each_completion_posts_an_event(receiver, env):
     requests.put(answer["upload_url"], data=b"hook", headers=answer["upload_headers"], timeout=10)
     assert client.post(f"/uploads/{answer['upload_id']}/complete", headers=auth).status_code == 200
     assert Runtime.of(app).webhooks.join(10)
-    event = json.loads(Receiver.received[-1][1])
+    event = json.loads(receiver.bodies[-1])
     assert event.pop("completed_at")
     assert uuid.UUID(event.pop("id")).version == 4
     assert event == {

@@ -8,8 +8,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -20,50 +18,9 @@ from app.uploads.service import completion_marker
 from app.uploads.webhooks import WebhookSender
 from app.web.runtime import Runtime
 from tests.support.servers import ApiServer
+from tests.support.webhooks import Recording, receiving
 
 SECRET = "w" * 32
-
-
-class Recording(ThreadingHTTPServer):
-    """A receiver on a free port that records each POST and answers ``status`` (and
-    ``location``, for a redirect)."""
-
-    def __init__(self, status: int, location: str | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.status, self.location = status, location
-        self.bodies: list[bytes] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_port}/hook"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Recording
-
-    def do_POST(self) -> None:
-        self.server.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(self.server.status)
-        if self.server.location:
-            self.send_header("Location", self.server.location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def receiving(status: int, location: str | None = None) -> Iterator[Recording]:
-    server = Recording(status, location)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.mark.parametrize("status", [307, 302, 308])
