@@ -20,6 +20,8 @@ from app.storage.swift import SwiftStore
 
 AUTH = "http://swift.test/auth/v1.0"
 STORAGE = "http://swift.test/v1/AUTH_t"
+# The least a Swift v1 service needs; each test adds what it is about.
+MINIMAL = {"ST_AUTH": AUTH, "ST_USER": "t:admin", "ST_KEY": "s", "API_TOKENS": "x" * 16}
 SETTINGS = Settings.from_env(
     {
         "ST_AUTH": AUTH,
@@ -151,15 +153,7 @@ def test_prepare_adopts_a_key_another_process_stored_meanwhile(store, requests_m
 
 def test_a_configured_key_is_set_and_the_old_one_kept_as_key_2(store, requests_mock):
     _healthy_account(requests_mock, key="old-key", container=True)
-    settings = Settings.from_env(
-        {
-            "ST_AUTH": AUTH,
-            "ST_USER": "t:admin",
-            "ST_KEY": "s",
-            "API_TOKENS": "x" * 16,
-            "TEMPURL_KEY": "n" * 32,
-        }
-    )
+    settings = Settings.from_env(MINIMAL | {"TEMPURL_KEY": "n" * 32})
     assert prepare(store, settings).key == "n" * 32
     post = next(r for r in requests_mock.request_history if r.method == "POST" and r.url == STORAGE)
     assert header(post, "X-Account-Meta-Temp-URL-Key") == "n" * 32
@@ -170,15 +164,7 @@ def test_stale_cors_metadata_is_corrected_and_removed_when_no_origins(store, req
     _healthy_account(requests_mock, key="k", container=True)
     stale = {"X-Container-Meta-Access-Control-Allow-Origin": "https://old.example"}
     requests_mock.head(f"{STORAGE}/uploads", status_code=204, headers=stale)
-    settings = Settings.from_env(
-        {
-            "ST_AUTH": AUTH,
-            "ST_USER": "t:admin",
-            "ST_KEY": "s",
-            "API_TOKENS": "x" * 16,
-            "CORS_ORIGINS": "",
-        }
-    )
+    settings = Settings.from_env(MINIMAL | {"CORS_ORIGINS": ""})
     prepare(store, settings)
     post = next(
         r
@@ -192,15 +178,7 @@ def test_stale_cors_metadata_is_corrected_and_removed_when_no_origins(store, req
 
 def test_readiness_reports_a_storage_outage_then_heals(requests_mock):
     _healthy_account(requests_mock, key="k", container=True)
-    settings = Settings.from_env(
-        {
-            "ST_AUTH": AUTH,
-            "ST_USER": "t:admin",
-            "ST_KEY": "s",
-            "API_TOKENS": "x" * 16,
-            "READY_CACHE_SECONDS": "0",
-        }
-    )
+    settings = Settings.from_env(MINIMAL | {"READY_CACHE_SECONDS": "0"})
     state = StorageReadiness(settings, lambda: SwiftStore(settings.storage, timeout=1))
     state.start()
     assert state.check() is None
@@ -212,9 +190,7 @@ def test_readiness_reports_a_storage_outage_then_heals(requests_mock):
 
 
 def test_an_unexpected_error_does_not_end_the_background_retries(monkeypatch):
-    settings = Settings.from_env(
-        {"ST_AUTH": AUTH, "ST_USER": "t:admin", "ST_KEY": "s", "API_TOKENS": "x" * 16}
-    )
+    settings = Settings.from_env(MINIMAL)
     monkeypatch.setattr("app.storage.readiness.RETRY_BACKOFF", (0.01,))
     attempts = []
 
