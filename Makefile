@@ -32,7 +32,12 @@ bench: $(INSTALLED)
 	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Debian's python3 makes venvs only with python3-venv (ensurepip), which a fresh machine may lack.
+VENV_DEPS = $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+	$(MAKE) --no-print-directory system-deps APT_PACKAGES=python3-venv
+
 $(INSTALLED): pyproject.toml
+	@$(VENV_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -40,6 +45,7 @@ $(INSTALLED): pyproject.toml
 
 # Makefile too: a package added here must reach a venv that already exists.
 $(PYRAX_INSTALLED): pyproject.toml Makefile
+	@$(VENV_DEPS)
 	test -x $(PYRAX_VENV)/bin/python || $(PYTHON) -m venv $(PYRAX_VENV)
 	$(PYRAX_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PYRAX_VENV)/bin/python -m pip install --quiet -e '.[pyrax,embedded]' 'pytest>=8' 'requests-mock>=1.11'
