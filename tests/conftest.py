@@ -58,6 +58,20 @@ def sign(client: FlaskClient, auth: dict[str, str]):
     return sign
 
 
+@pytest.fixture
+def complete(client: FlaskClient, auth: dict[str, str]):
+    """POST /uploads/<id>/complete for a signed answer; the JSON answer (of the status expected)."""
+
+    def complete(answer: dict, expect: int = 200, **body: object) -> dict:
+        response = client.post(
+            f"/uploads/{answer['upload_id']}/complete", json=body or None, headers=auth
+        )
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    return complete
+
+
 @pytest.fixture(scope="session")
 def api_server(
     swift: StorageServer, tmp_path_factory: pytest.TempPathFactory

@@ -79,7 +79,7 @@ def run_storage(args: argparse.Namespace) -> int:
 
 
 def run_gc(args: argparse.Namespace) -> int:
-    """Delete segments of uploads never completed, with the service's own configuration."""
+    """Delete what uploads never completed or aborted left, with the service's configuration."""
     try:
         settings = Settings.from_env()
         store = open_store(settings)
@@ -92,8 +92,9 @@ def run_gc(args: argparse.Namespace) -> int:
         print(f"upload-signer gc: {exc}", file=sys.stderr)
         return 1
     verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {report.segments_removed} segments of {report.uploads_removed} stale uploads; "
-          f"kept {report.uploads_kept} uploads (completed or still active)")  # fmt: skip
+    print(f"{verb} {report.segments_removed} objects: {report.uploads_removed} stale uploads, "
+          f"{report.uploads_aborted} aborted ones; kept {report.uploads_kept} uploads "
+          "(completed or still active)")  # fmt: skip
     return 0
 
 
@@ -157,14 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(run=run_dev)
 
     gc = commands.add_parser(
-        "gc", help="delete segments of large uploads that were never completed"
+        "gc",
+        help="delete what uploads never completed (or aborted) left in the segments container",
     )
     gc.add_argument(
         "--older-than",
         type=_duration,
         default=86_400,
         metavar="AGE",
-        help="only uploads whose newest part is older than this (default 24h)",
+        help="uploads never completed whose newest piece is older than this (default 24h); "
+        "an aborted upload's pieces go whatever their age",
     )
     gc.add_argument("--dry-run", action="store_true", help="report, delete nothing")
     gc.set_defaults(run=run_gc)

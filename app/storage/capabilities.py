@@ -12,6 +12,8 @@ MAX_MANIFEST_SEGMENTS = 1000  # Swift's default max_manifest_segments, and Cloud
 class StorageLimits:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     max_manifest_segments: int = MAX_MANIFEST_SEGMENTS
+    # Swift's formpost middleware (Cloud Files' FormPost): forms whose size storage enforces.
+    formpost: bool = False
 
     @classmethod
     def from_info(cls, info: dict | None) -> StorageLimits:
@@ -21,4 +23,5 @@ class StorageLimits:
         return cls(
             max_file_size=int(swift.get("max_file_size", DEFAULT_MAX_FILE_SIZE)),
             max_manifest_segments=int(slo.get("max_manifest_segments", MAX_MANIFEST_SEGMENTS)),
+            formpost="formpost" in info,
         )

@@ -83,8 +83,9 @@ class ObjectStore(Protocol):
 
     def put_manifest(
         self, container: str, name: str, segments: list[dict], headers: dict[str, str]
-    ) -> str:
-        """Create a Static Large Object from ``segments``; return its etag."""
+    ) -> str | None:
+        """Create a Static Large Object from ``segments`` unless an object of that name exists
+        (``If-None-Match: *``): its etag, or None when one was already there."""
 
     def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
         """Store a small object with the service's own token."""

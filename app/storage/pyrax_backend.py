@@ -205,36 +205,42 @@ class PyraxStore:
     def put_object_once(
         self, container: str, name: str, data: bytes, headers: dict[str, str]
     ) -> bool:
-        # Not through _call: a 412 is an answer here (the object exists), not a failure.
+        path = f"/{container}/{name}"
+        return self._put_once("object PUT", path, data=data, headers=dict(headers)) is not None
+
+    def _put_once(self, what: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
+        """A PUT with ``If-None-Match: *``: its response, or None when the object exists.
+
+        Not through _call: a 412 is an answer here (the object exists), not a failure.
+        """
         try:
-            self._own.method_put(
-                f"/{container}/{name}", data=data, headers=dict(headers) | {"If-None-Match": "*"}
+            response, _ = self._own.method_put(
+                path, headers=headers | {"If-None-Match": "*"}, **kwargs
             )
         except self._exc.ClientException as exc:
             if getattr(exc, "code", None) == 412:
-                return False
+                return None
             reason = _describe(exc)
         except StorageError:
             raise
         except Exception as exc:
             reason = _describe(exc)
         else:
-            return True
-        log.warning("storage object PUT failed: %s", reason)
-        raise StorageError(f"object PUT: {reason}") from None
+            return response
+        log.warning("storage %s failed: %s", what, reason)
+        raise StorageError(f"{what}: {reason}") from None
 
     def put_manifest(
         self, container: str, name: str, segments: list[dict], headers: dict[str, str]
-    ) -> str:
-        response = self._call(
+    ) -> str | None:
+        response = self._put_once(
             "manifest PUT",
-            "put",
             f"/{container}/{name}",
             data=json.dumps(segments),
             headers=dict(headers),
             params={"multipart-manifest": "put"},
         )
-        return response.headers.get("etag", "").strip('"')
+        return None if response is None else response.headers.get("etag", "").strip('"')
 
     def cluster_info(self) -> dict | None:
         parts = urlsplit(self.own_url)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -92,6 +95,40 @@ class Signer:
             digest=self.digest,
         )
         return signed.rpartition("?")[2]  # an object name may hold a "?" itself
+
+    def form(
+        self,
+        prefix: str,
+        expires: int,
+        max_file_size: int,
+        max_file_count: int = 1,
+        container: str | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """A FormPOST grant: the form's URL and its fields, in the order the form sends them.
+
+        Swift's ``formpost`` stores each file as ``prefix`` + the file part's filename, refuses a
+        file over ``max_file_size`` bytes (400, nothing stored) and more than ``max_file_count``
+        files. swiftclient has no form signer: the HMAC is the one formpost.py documents, over
+        ``path\nredirect\nmax_file_size\nmax_file_count\nexpires``, written as tempurl
+        signatures are (hex; ``sha512:`` and unpadded urlsafe base64 for sha512).
+        """
+        redirect = ""
+        path = self.object_path(prefix, container)
+        body = f"{path}\n{redirect}\n{max_file_size}\n{max_file_count}\n{expires}"
+        mac = hmac.new(self.key.encode(), body.encode(), getattr(hashlib, self.digest))
+        if self.digest == "sha512":
+            signature = "sha512:" + base64.urlsafe_b64encode(mac.digest()).decode().strip("=")
+        else:
+            signature = mac.hexdigest()
+        fields = {
+            "redirect": redirect,
+            "max_file_size": str(max_file_size),
+            "max_file_count": str(max_file_count),
+            "expires": str(expires),
+            "signature": signature,
+        }
+        record_signed("POST")
+        return f"{self._origin}{quote(path)}", fields
 
 
 @lru_cache(maxsize=64)  # expiry times repeat within a second: formatted once per worker

@@ -254,17 +254,23 @@ class SwiftStore:
 
     def put_manifest(
         self, container: str, name: str, segments: list[dict], headers: dict[str, str]
-    ) -> str:
-        etag = self._call(
-            "manifest PUT",
-            self._conn.put_object,
-            container,
-            name,
-            json.dumps(segments),
-            headers=headers,
-            query_string="multipart-manifest=put",
-        )
-        return (etag or "").strip('"')
+    ) -> str | None:
+        def put() -> str | None:
+            try:
+                etag = self._conn.put_object(
+                    container,
+                    name,
+                    json.dumps(segments),
+                    headers=headers | {"If-None-Match": "*"},
+                    query_string="multipart-manifest=put",
+                )
+            except ClientException as exc:
+                if exc.http_status == 412:  # already there: published before
+                    return None
+                raise
+            return (etag or "").strip('"')
+
+        return self._call("manifest PUT", put)
 
     def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
         self._call("object PUT", self._conn.put_object, container, name, data, headers=headers)

@@ -1,4 +1,4 @@
-"""``upload-signer gc``: delete the segments of uploads that were never completed."""
+"""``upload-signer gc``: delete what uploads stored that nothing published needs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ..settings.service import Settings
 from ..storage.interface import ObjectStore
+from . import layout
 
 log = logging.getLogger(__name__)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -26,8 +27,9 @@ def parse_duration(text: str) -> int:
 
 @dataclass
 class GcReport:
-    uploads_removed: int = 0
-    segments_removed: int = 0
+    uploads_removed: int = 0  # never completed, or published and deleted since, and stale
+    uploads_aborted: int = 0  # aborted, with something stored after the abort
+    segments_removed: int = 0  # objects deleted from the segments container
     uploads_kept: int = 0
 
 
@@ -39,26 +41,49 @@ def last_modified(entry: dict) -> float:
 def collect_garbage(
     store: ObjectStore, settings: Settings, older_than: int, dry_run: bool = False
 ) -> GcReport:
-    """Remove segment groups whose newest part is older than ``older_than`` seconds and whose
-    final object does not exist (never completed, or deleted since). Segments of a completed
-    upload are its data: they are never touched while its manifest exists.
+    """Delete from the segments container what no published upload needs:
+
+    - everything of an aborted upload but its marker, whatever its age (its URLs may still
+      write until they expire; the marker keeps the upload refused until the id expires);
+    - every piece of an upload whose newest piece is older than ``older_than`` seconds and
+      that has no published object (never completed, or deleted since);
+    - of a published upload, whatever is neither one of its parts nor a marker (what a form
+      stored under another name).
     """
     cutoff = time.time() - older_than
     groups: dict[str, list[dict]] = {}
     for entry in store.list_objects(settings.segments_container):
-        # Segments are "<object_name>/<number>"; object names may hold "/" (subject prefixes).
-        groups.setdefault(entry["name"].rsplit("/", 1)[0], []).append(entry)
+        groups.setdefault(layout.upload_of(entry["name"]), []).append(entry)
     report = GcReport()
     for object_name, entries in groups.items():
-        stale = max(last_modified(entry) for entry in entries) < cutoff
-        if not stale or store.head_object(settings.container, object_name) is not None:
+        names = {entry["name"] for entry in entries}
+        if layout.abort_marker(object_name) in names:
+            doomed = [e for e in entries if not layout.is_service_name(e["name"], object_name)]
+            if doomed:
+                report.uploads_aborted += 1
+            why = "aborted upload"
+        elif store.head_object(settings.container, object_name) is not None:
+            doomed = [e for e in entries if not _kept_beside_published(e["name"], object_name)]
+            report.uploads_kept += 1
+            why = "published upload's unused objects"
+        elif max(last_modified(entry) for entry in entries) < cutoff:
+            doomed = entries
+            report.uploads_removed += 1
+            why = "stale upload"
+        else:
             report.uploads_kept += 1
             continue
-        report.uploads_removed += 1
-        for entry in entries:
+        for entry in doomed:
             if not dry_run:
                 store.delete_object(settings.segments_container, entry["name"])
             report.segments_removed += 1
-        log.info("%s stale upload %s (%d segments)", "would remove" if dry_run else "removed",
-                 object_name, len(entries))  # fmt: skip
+        if doomed:
+            log.info("%s %s %s (%d objects)", "would remove" if dry_run else "removed", why,
+                     object_name, len(doomed))  # fmt: skip
     return report
+
+
+def _kept_beside_published(name: str, object_name: str) -> bool:
+    return layout.part_number(name, object_name) is not None or layout.is_service_name(
+        name, object_name
+    )

@@ -95,3 +95,21 @@ def segment_headers(policy: PolicySettings) -> dict[str, str]:
     if policy.expire_after is None:
         return {}
     return {"X-Delete-After": str(policy.expire_after)}
+
+
+# Types a browser runs as a page (script included) when the storage origin serves them inline,
+# which anyone holding a download URL can ask for (TempURL's unsigned ``&inline``).
+_ACTIVE_TYPES = frozenset(
+    {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+     "text/xsl", "text/rdf"}
+)  # fmt: skip
+INERT_TYPE = "application/octet-stream"
+
+
+def served_content_type(content_type: str) -> str:
+    """The type a published object is served with: the one the policy let through, unless a
+    browser would render it as a page (HTML, SVG, any XML), which is served as bytes instead."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in _ACTIVE_TYPES or media.endswith("+xml") or media.startswith("multipart/"):
+        return INERT_TYPE
+    return content_type

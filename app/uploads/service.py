@@ -1,16 +1,14 @@
 """Uploads: sign a new one, its part URLs, which parts are stored, completion, abort.
 
-A segmented upload stores its parts as ``<object_name>/<number>`` in the segments container;
-completion writes a Static Large Object manifest with the service's own token (a manifest cannot
-be created through a TempURL: the tempurl middleware drops ``multipart-manifest=put``).
-No Flask here: the web layer parses requests and calls these.
+Every URL handed out writes under the upload's names in the segments container
+(:mod:`.layout`); only ``complete`` publishes the object its download URL reads
+(:mod:`.publishing`). No Flask here: the web layer parses requests and calls these.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from ..settings.security import PolicySettings
@@ -18,46 +16,11 @@ from ..settings.service import Settings
 from ..storage.interface import ObjectStore
 from ..storage.readiness import PreparedStorage
 from ..storage.signing import iso8601
-from . import policy
+from . import layout, policy
 from .errors import UploadRefused
 from .ids import Upload, UploadIds, upload_id_secret
 from .plans import PartPlan, PlanError, plan_parts
-
-
-class PartsMissing(Exception):
-    """Completion found parts absent or wrong; the client must upload these again."""
-
-    def __init__(self, numbers: list[int], detail: str) -> None:
-        super().__init__(detail)
-        self.numbers = numbers
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Completed:
-    object_name: str
-    size: int
-    etag: str
-    content_type: str
-    filename: str
-
-
-def segment_name(object_name: str, number: int) -> str:
-    return f"{object_name}/{number:06d}"
-
-
-def abort_marker(object_name: str) -> str:
-    # Beside the segments, so `gc` collects it with them; never a digit name, so never a part.
-    return f"{object_name}/aborted"
-
-
-CLAIM = "X-Object-Meta-Claim"  # which completer wrote the completion marker
-
-
-def completion_marker(object_name: str) -> str:
-    # Beside the segments like the abort marker: `gc` collects it with them once the final
-    # object is gone, and it expires by itself after the id does.
-    return f"{object_name}/completed"
+from .publishing import Completed, Publisher
 
 
 class UploadService:
@@ -86,6 +49,7 @@ class UploadService:
         self.manifest_headers = policy.segment_headers(rules)
         self.segments = settings.segments_container
         self._single_limit = min(settings.segment_threshold, prepared.limits.max_file_size)
+        self.publisher = Publisher(store, settings, self.manifest_headers)
 
     # -- signing ------------------------------------------------------------------------------
     def create(
@@ -124,12 +88,18 @@ class UploadService:
                 "upload_headers": self.manifest_headers,
             }
         else:
+            staged = layout.segment_name(object_name, 1)
             answer |= {
                 "upload_id": self.ids.issue(upload),
-                "upload_url": signer.sign("PUT", object_name, upload_expires, ip_range=ip_range),
+                "upload_url": signer.sign(
+                    "PUT", staged, upload_expires, container=self.segments, ip_range=ip_range
+                ),
                 "upload_method": "PUT",
                 "upload_headers": policy.upload_headers(self.rules, content_type),
             }
+            # A form cannot be bound to an address: with UPLOAD_BIND_IP only the PUT is offered.
+            if self.limits.formpost and ip_range is None:
+                answer["upload_form"] = self.upload_form(object_name, size, upload_expires)
         answer |= {
             "download_url": signer.sign("GET", object_name, download_expires, filename=filename),
             "expires_at": iso8601(upload_expires),
@@ -147,10 +117,21 @@ class UploadService:
         parts = []
         for number in range(first, last + 1):
             offset, length = plan.part(number)
-            name = segment_name(upload.object_name, number)
+            name = layout.segment_name(upload.object_name, number)
             url = self.signer.sign("PUT", name, expires, container=self.segments, ip_range=ip_range)
             parts.append({"number": number, "offset": offset, "length": length, "upload_url": url})
         return parts
+
+    def upload_form(self, object_name: str, size: int | None, expires: int) -> dict[str, Any]:
+        """The FormPOST of a single upload: storage refuses a file over its size (the declared
+        one, else the largest the policy and the store accept) and a second file."""
+        if size is None:
+            size = self.rules.max_upload_size or self.limits.max_file_size
+        prefix, file_name = layout.form_prefix(object_name)
+        url, fields = self.signer.form(prefix, expires, size, 1, container=self.segments)
+        if self.rules.expire_after is not None:
+            fields["x_delete_after"] = str(self.rules.expire_after)
+        return {"url": url, "fields": fields, "file_name": file_name}
 
     def download_url(self, object_name: str, filename: str) -> tuple[str, int]:
         """A fresh download URL and its expiry."""
@@ -158,78 +139,35 @@ class UploadService:
         return self.signer.sign("GET", object_name, expires, filename=filename), expires
 
     # -- what storage holds -------------------------------------------------------------------
-    def stored_segments(self, upload: Upload) -> dict[int, dict]:
-        """Listing entries of the parts stored with the right length, by part number."""
-        plan = _plan(upload)
-        stored = {}
-        for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
-            suffix = entry["name"].rsplit("/", 1)[-1]
-            if suffix.isdigit() and 1 <= int(suffix) <= plan.part_count:
-                number = int(suffix)
-                if entry["bytes"] == plan.part(number)[1]:
-                    stored[number] = entry
-        return stored
-
     def stored_parts(self, upload: Upload) -> list[int]:
+        """Numbers of the parts stored with the right length (a single upload's file is 1)."""
         if upload.plan is None:
-            found = self.store.head_object(self.settings.container, upload.object_name)
-            return [1] if found is not None and _size_ok(upload, found) else []
-        return sorted(self.stored_segments(upload))
+            staged = layout.segment_name(upload.object_name, 1)
+            found = self.store.head_object(self.segments, staged)
+            ok = found is not None and upload.size in (None, int(found.get("content-length", -1)))
+            return [1] if ok else []
+        plan = upload.plan
+        stored = []
+        for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
+            number = layout.part_number(entry["name"], upload.object_name)
+            if (
+                number is not None
+                and 1 <= number <= plan.part_count
+                and (entry["bytes"] == plan.part(number)[1])
+            ):
+                stored.append(number)
+        return sorted(stored)
 
     # -- completion and abort -----------------------------------------------------------------
     def complete(self, upload: Upload, pinned: dict[int, str]) -> Completed:
-        if upload.plan is None:
-            return self._complete_single(upload, pinned)
-        plan = upload.plan
-        stored = self.stored_segments(upload)
-        missing = [n for n in range(1, plan.part_count + 1) if n not in stored]
-        wrong = [n for n, etag in pinned.items() if n in stored and stored[n]["hash"] != etag]
-        if missing or wrong:
-            raise PartsMissing(
-                sorted(missing + wrong),
-                f"{len(missing)} part(s) missing or of the wrong size, "
-                f"{len(wrong)} with another etag than the client sent",
-            )
-        manifest = [
-            {
-                "path": f"/{self.segments}/{stored[n]['name']}",
-                "etag": stored[n]["hash"],
-                "size_bytes": stored[n]["bytes"],
-            }
-            for n in range(1, plan.part_count + 1)
-        ]
-        etag = self.store.put_manifest(
-            self.settings.container,
-            upload.object_name,
-            manifest,
-            {"Content-Type": upload.content_type} | self.manifest_headers,
-        )
-        return Completed(upload.object_name, plan.size, etag, upload.content_type, upload.filename)
+        served = policy.served_content_type(upload.content_type)
+        return self.publisher.complete(upload, pinned, served)
 
-    def _complete_single(self, upload: Upload, pinned: dict[int, str]) -> Completed:
-        found = self.store.head_object(self.settings.container, upload.object_name)
-        if found is None:
-            raise PartsMissing([1], "the object has not been uploaded")
-        size = int(found.get("content-length", 0))
-        if not _size_ok(upload, found):
-            raise PartsMissing([1], f"the object has {size} bytes, {upload.size} were declared")
-        etag = found.get("etag", "").strip('"')
-        if 1 in pinned and pinned[1] != etag:
-            raise PartsMissing([1], "the object has another etag than the client sent")
-        return Completed(upload.object_name, size, etag, upload.content_type, upload.filename)
+    def published(self, upload: Upload) -> bool:
+        return self.publisher.published(upload) is not None
 
     def first_completion(self, upload: Upload) -> bool:
-        """True for one completion of the upload, however many are asked for, in any process:
-        ``upload_id`` is stateless, so storage creates a marker only if it is absent."""
-        marker, claim = completion_marker(upload.object_name), uuid.uuid4().hex
-        headers = {"X-Delete-After": str(self.settings.upload_session_ttl), CLAIM: claim}
-        if not self.store.put_object_once(self.segments, marker, b"", headers):
-            return False
-        # Swift checks If-None-Match before it writes, so completions arriving in the same
-        # instant may all be told 201; the newest write is the one kept, and only its writer
-        # reads its own claim back (measured: 8 at once, one winner in 40 rounds out of 40).
-        found = self.store.head_object(self.segments, marker)
-        return found is not None and found.get(CLAIM.lower()) == claim
+        return self.publisher.first_completion(upload)
 
     def completion_event(self, upload_id: str, upload: Upload, done: Completed) -> dict[str, Any]:
         """The ``upload.completed`` webhook event."""
@@ -248,33 +186,13 @@ class UploadService:
         }
 
     def abort(self, upload: Upload) -> int:
-        """Delete whatever the upload stored (segments, and the object); how many were deleted.
-
-        ``upload_id`` is stateless, so a small marker object records the abort: from then on
-        the upload answers 404 everywhere. It expires by itself with the id.
-        """
-        deleted = 0
-        if upload.plan is not None:
-            for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
-                deleted += self.store.delete_object(self.segments, entry["name"])
-        deleted += self.store.delete_object(self.settings.container, upload.object_name)
-        self.store.put_object(
-            self.segments,
-            abort_marker(upload.object_name),
-            b"",
-            {"X-Delete-After": str(self.settings.upload_session_ttl)},
-        )
-        return deleted
+        return self.publisher.abort(upload)
 
     def aborted(self, upload: Upload) -> bool:
-        return self.store.head_object(self.segments, abort_marker(upload.object_name)) is not None
+        return self.publisher.aborted(upload)
 
 
 def _plan(upload: Upload) -> PartPlan:
     if upload.plan is None:
         raise ValueError("not a segmented upload")
     return upload.plan
-
-
-def _size_ok(upload: Upload, headers: dict[str, str]) -> bool:
-    return upload.size is None or int(headers.get("content-length", -1)) == upload.size

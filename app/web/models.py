@@ -170,14 +170,35 @@ class _Signed(_Answer):
     filename: Annotated[str, Field(min_length=1, max_length=MAX_FILENAME_LENGTH)]
 
 
+class UploadForm(_Answer):
+    """A Swift FormPOST: storage itself refuses a file over the size signed into it."""
+
+    url: Uri = Field(description="Where the browser POSTs the form (multipart/form-data).")
+    fields: Headers = Field(
+        description="Form fields to send first, in this order, before the file.",
+        json_schema_extra={
+            "required": ["redirect", "max_file_size", "max_file_count", "expires", "signature"]
+        },
+    )
+    file_name: Name = Field(
+        description="The filename of the form's file part, which must be named 'file'."
+    )
+
+
 class SingleUpload(_Signed):
     segmented: Literal[False]
-    upload_url: Uri
+    upload_url: Uri = Field(description="PUT TempURL (curl -T); nothing it stores is served "
+                            "before the upload is completed.")  # fmt: skip
     upload_method: Literal["PUT"]
     upload_headers: Headers = Field(
         description="Headers the client must send with the PUT "
         "(X-Delete-After when UPLOAD_EXPIRE_AFTER is set).",
         json_schema_extra={"required": ["Content-Type"]},
+    )
+    upload_form: UploadForm | SkipJsonSchema[None] = Field(
+        None,
+        description="Present where storage offers FormPOST and uploads are not bound to the "
+        "caller's address: the same upload as a form, limited in size by storage.",
     )
 
 
@@ -210,6 +231,7 @@ class UploadStatus(_Answer):
     part_count: Annotated[int, Field(ge=1)]
     stored_parts: list[Annotated[int, Field(ge=1)]]
     missing_parts: list[Annotated[int, Field(ge=1)]]
+    completed: bool = Field(description="True once complete has published the upload.")
 
 
 class Completion(_Answer):

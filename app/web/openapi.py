@@ -114,7 +114,7 @@ def _session_paths() -> dict[str, Any]:
             },
             "delete": secured | {
                 "operationId": "abortUpload",
-                "summary": "Abort: delete the stored segments (and the object).",
+                "summary": "Abort: delete what the upload stored; nothing of it is served again.",
                 "responses": {"204": {"description": "Deleted.",
                                       "headers": {"X-Request-ID": REQUEST_ID}}} | owner_errors,
             },
@@ -129,14 +129,16 @@ def _session_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json("Part URLs.", ref(PartsBatch)),
                     "400": _problem("'from' is not a part number of this upload."),
-                    "409": _problem("A single-PUT upload has no parts."),
+                    "409": _problem("A single-PUT upload has no parts, or the upload is "
+                                    "completed."),
                 } | owner_errors,
             }
         },
         "/uploads/{upload_id}/complete": {
             "post": secured | {
                 "operationId": "completeUpload",
-                "summary": "Check the parts and assemble them (or check the single object).",
+                "summary": "Check what was uploaded and publish it once; the download URL "
+                           "serves it from then on. A repeated call answers the same.",
                 "requestBody": {"required": False,
                                 "content": {"application/json": {
                                     "schema": copy.deepcopy(_COMPLETION_REQUEST)}}},
@@ -144,9 +146,10 @@ def _session_paths() -> dict[str, Any]:
                     "200": _json("The finished object.", ref(Completion)),
                     "400": _problem("The body breaks a rule."),
                     "409": _problem(
-                        "Parts missing or wrong (see missing_parts), or a pinned part number "
-                        "beyond the upload's parts."
+                        "Parts missing or wrong (see missing_parts; wrong ones are deleted), "
+                        "or a pinned part number beyond the upload's parts."
                     ),
+                    "410": _problem("Completed, and the published object deleted since."),
                     "415": _problem("Body not JSON."),
                 } | owner_errors,
             }
@@ -167,7 +170,8 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
             "/uploads": {
                 "post": {
                     "operationId": "createUpload",
-                    "summary": "Sign a PUT TempURL for a new object and a GET TempURL for it.",
+                    "summary": "Sign a PUT TempURL (and a FormPOST) for a new upload, and a GET "
+                    "TempURL that serves it once completed.",
                     "security": [{"bearer": []}],
                     "requestBody": {
                         "required": True,

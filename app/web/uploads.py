@@ -17,7 +17,7 @@ from ..observability.metrics import record_segmented_aborted, record_segmented_c
 from ..storage.signing import iso8601
 from ..uploads import policy
 from ..uploads.ids import UnknownUploadId, Upload
-from ..uploads.service import PartsMissing, UploadService
+from ..uploads.service import UploadService
 from .authentication import require_auth
 from .models import Completion, PartsBatch, UploadStatus
 from .problems import ApiError
@@ -79,6 +79,7 @@ def upload_status(upload_id: str) -> Any:
             part_count=count,
             stored_parts=stored,
             missing_parts=missing,
+            completed=uploads.published(upload),
         )
     )
 
@@ -89,6 +90,8 @@ def upload_parts(upload_id: str) -> Any:
     upload, uploads = owned_upload(upload_id)
     if upload.plan is None:
         raise ApiError(409, "This upload is a single PUT; it has no parts.")
+    if uploads.published(upload):  # its parts are what was announced: nothing is signed again
+        raise ApiError(409, "This upload is completed; its parts can no longer be written.")
     first = part_number(request.args.get("from", "1"))
     expires = int(time.time()) + uploads.settings.tempurl_ttl
     ip_range = policy.ip_range(uploads.rules, request.remote_addr)
@@ -104,11 +107,7 @@ def upload_parts(upload_id: str) -> Any:
 def complete_upload(upload_id: str) -> Any:
     upload, uploads = owned_upload(upload_id)
     pinned = pinned_etags(upload.part_count)
-    try:
-        done = uploads.complete(upload, pinned)
-    except PartsMissing as exc:
-        raise ApiError(409, f"The upload is not complete: {exc.detail}.",
-                       missing_parts=exc.numbers) from None  # fmt: skip
+    done = uploads.complete(upload, pinned)  # refusals are UploadRefused: problem details
     # A repeated completion answers the same, but only the first one is announced and counted.
     if uploads.first_completion(upload):
         webhooks = runtime().webhooks

@@ -70,6 +70,12 @@ def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tm
     assert requests.put(
         answer["upload_url"], data=b"dev", headers=answer["upload_headers"], timeout=10
     ).ok
+    completed = requests.post(
+        f"{api}/uploads/{answer['upload_id']}/complete",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert completed.status_code == 200
     assert requests.get(answer["download_url"], timeout=10).content == b"dev"
 
     page = next(line for line in lines if line.startswith("Frontend:")).split()[1]

@@ -156,12 +156,15 @@ def test_rackspace_start_up_signs_for_the_default_region(mock, swift):
     answer = app.test_client().post("/uploads", json={"filename": "a.txt"}, headers=API)
     assert answer.status_code == 201
     upload, download = answer.get_json()["upload_url"], answer.get_json()["download_url"]
-    assert upload.startswith(swift.public_url + "/uploads/")
+    assert upload.startswith(swift.public_url + "/uploads_segments/")
+    assert download.startswith(swift.public_url + "/uploads/")
     assert_valid_tempurl(upload, "PUT", key)
     assert_valid_tempurl(download, "GET", key)
     # Swift itself takes both signatures.
     headers = answer.get_json()["upload_headers"]
     assert requests.put(upload, data=b"via Cloud Files", headers=headers, timeout=30).ok
+    upload_id = answer.get_json()["upload_id"]
+    assert app.test_client().post(f"/uploads/{upload_id}/complete", headers=API).status_code == 200
     assert requests.get(download, timeout=30).content == b"via Cloud Files"
     # The store's own calls carried the token identity handed out, the public way.
     own = swift.token_calls()

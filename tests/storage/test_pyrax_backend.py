@@ -96,11 +96,8 @@ def test_start_up_and_signing_through_pyrax(mock, swift):
     )
     signer = Runtime.of(app).storage.signer
     assert isinstance(signer, PyraxSigner)
-    answer = app.test_client().post(
-        "/uploads",
-        json={"filename": "report final.pdf"},
-        headers={"Authorization": f"Bearer {rackspace.ENV['API_TOKENS']}"},
-    )
+    api = {"Authorization": f"Bearer {rackspace.ENV['API_TOKENS']}"}
+    answer = app.test_client().post("/uploads", json={"filename": "report final.pdf"}, headers=api)
     assert answer.status_code == 201, answer.get_json()
     upload = answer.get_json()["upload_url"]
     parts = urlsplit(upload)
@@ -113,6 +110,8 @@ def test_start_up_and_signing_through_pyrax(mock, swift):
     # Swift itself takes both signatures.
     headers = answer.get_json()["upload_headers"]
     assert requests.put(upload, data=b"via pyrax", headers=headers, timeout=30).ok
+    upload_id = answer.get_json()["upload_id"]
+    assert app.test_client().post(f"/uploads/{upload_id}/complete", headers=api).status_code == 200
     fetched = requests.get(download, timeout=30)
     assert fetched.content == b"via pyrax"
     assert "report%20final.pdf" in fetched.headers["Content-Disposition"]

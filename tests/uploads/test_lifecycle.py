@@ -50,6 +50,8 @@ def test_the_service_starts_without_storage_and_heals_when_it_comes(tmp_path):
         # The first token died with the old proxy: the client re-authenticated by itself.
         later = client.post("/uploads", json={"filename": "c.txt"}, headers=AUTH).get_json()
         assert requests.put(later["upload_url"], data=b"again", timeout=10).status_code == 201
+        done = client.post(f"/uploads/{answer['upload_id']}/complete", headers=AUTH)
+        assert done.status_code == 200
         assert requests.get(answer["download_url"], timeout=10).content == b"healed"
     finally:
         storage.stop()

@@ -117,12 +117,11 @@ def test_subject_prefixes_put_each_subject_under_its_own_prefix(env):
         API_TOKENS=f"alice:{'a' * 20},{TOKEN}",
         UPLOAD_SUBJECT_PREFIX="true",
     )
-    response = client.post(
-        "/uploads", json={"filename": "x.txt"}, headers={"Authorization": f"Bearer {'a' * 20}"}
-    )
-    answer = response.get_json()
+    alice = {"Authorization": f"Bearer {'a' * 20}"}
+    answer = client.post("/uploads", json={"filename": "x.txt"}, headers=alice).get_json()
     assert answer["object_name"].startswith("alice/")
     assert put(answer, b"mine").status_code == 201
+    assert client.post(f"/uploads/{answer['upload_id']}/complete", headers=alice).status_code == 200
     assert requests.get(answer["download_url"], timeout=30).content == b"mine"
     # The upload URL is signed for that one object only, not the whole prefix.
     sibling = answer["upload_url"].replace(answer["object_name"], "alice/other")

@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 
 from app import create_app
-from app.uploads.service import completion_marker
+from app.uploads.layout import completion_marker
 from app.uploads.webhooks import WebhookSender
 from app.web.runtime import Runtime
 from tests.support.servers import ApiServer

@@ -133,7 +133,7 @@ def test_name_length_is_255_characters_even_in_4_byte_letters(client, auth, name
         "\u00e9\u00e8 \"q\" '\u65e5'.txt",
     ],
 )
-def test_no_name_breaks_the_url_or_injects_a_header(sign, name):
+def test_no_name_breaks_the_url_or_injects_a_header(sign, complete, name):
     answer = sign(name)
     query = parse_qs(urlsplit(answer["download_url"]).query)
     assert set(query) == {"temp_url_sig", "temp_url_expires", "filename"}
@@ -144,6 +144,7 @@ def test_no_name_breaks_the_url_or_injects_a_header(sign, name):
         ).status_code
         == 201
     )
+    complete(answer)
     download = requests.get(answer["download_url"], timeout=30)
     assert download.status_code == 200 and download.content == b"x"
     assert "X-Injected" not in download.headers

@@ -20,12 +20,13 @@ def put(answer: dict, data: bytes) -> requests.Response:
     )
 
 
-def test_signed_urls_round_trip_the_bytes(sign):
+def test_signed_urls_round_trip_the_bytes(sign, complete):
     answer = sign("report.pdf", content_type="application/pdf", size=5)
     assert answer["upload_method"] == "PUT"
     assert str(UUID(answer["object_name"], version=4)) == answer["object_name"]
     assert answer["upload_headers"] == {"Content-Type": "application/pdf"}
     assert put(answer, b"%PDF-").status_code == 201
+    complete(answer)
     download = requests.get(answer["download_url"], timeout=30)
     assert download.status_code == 200
     assert download.content == b"%PDF-"
@@ -44,10 +45,11 @@ def test_signed_urls_round_trip_the_bytes(sign):
         ),
     ],
 )
-def test_download_names_survive_unicode_spaces_and_quotes(sign, filename, encoded):
+def test_download_names_survive_unicode_spaces_and_quotes(sign, complete, filename, encoded):
     answer = sign(filename)
     assert parse_qs(urlsplit(answer["download_url"]).query)["filename"] == [filename]
     assert put(answer, b"x").status_code == 201
+    complete(answer)
     download = requests.get(answer["download_url"], timeout=30)
     assert download.status_code == 200
     assert f"filename*=UTF-8''{encoded}" in download.headers["Content-Disposition"]
@@ -56,8 +58,11 @@ def test_download_names_survive_unicode_spaces_and_quotes(sign, filename, encode
 def test_every_call_gets_a_fresh_object_and_absolute_urls(sign, swift):
     first, second = sign(), sign()
     assert first["object_name"] != second["object_name"]
-    for url in (first["upload_url"], first["download_url"]):
-        assert url.startswith(f"{swift.url}/v1/AUTH_local/uploads/{first['object_name']}?")
+    account, name = f"{swift.url}/v1/AUTH_local", first["object_name"]
+    # Uploads land beside the parts of segmented ones; completion publishes the download.
+    assert first["upload_url"].startswith(f"{account}/uploads_segments/{name}/000001?")
+    assert first["download_url"].startswith(f"{account}/uploads/{name}?")
+    assert first["upload_form"]["url"] == f"{account}/uploads_segments/{name}/00000"
 
 
 def test_expires_at_is_iso8601_utc_about_the_ttl_away(sign):
@@ -127,14 +132,12 @@ def test_other_digests_sign_urls_swift_accepts(env, digest):
     from app import create_app
 
     client = create_app(env | {"TEMPURL_DIGEST": digest}).test_client()
-    answer = client.post(
-        "/uploads",
-        json={"filename": "d.txt"},
-        headers={"Authorization": f"Bearer {env['API_TOKENS']}"},
-    ).get_json()
+    auth = {"Authorization": f"Bearer {env['API_TOKENS']}"}
+    answer = client.post("/uploads", json={"filename": "d.txt"}, headers=auth).get_json()
     sig = parse_qs(urlsplit(answer["upload_url"]).query)["temp_url_sig"][0]
     assert sig.startswith("sha512:") if digest == "sha512" else len(sig) == 40
     assert put(answer, b"digest").status_code == 201
+    assert client.post(f"/uploads/{answer['upload_id']}/complete", headers=auth).status_code == 200
     assert requests.get(answer["download_url"], timeout=30).content == b"digest"
 
 
@@ -216,12 +219,14 @@ def test_through_gunicorn_with_curl_like_clients(api_server, http):
     )
     assert response.status_code == 201
     answer = response.json()
-    assert (
-        http.put(
-            answer["upload_url"], data=b"gunicorn", headers=answer["upload_headers"]
-        ).status_code
-        == 201
+    stored = http.put(answer["upload_url"], data=b"gunicorn", headers=answer["upload_headers"])
+    assert stored.status_code == 201
+    completed = http.post(
+        f"{api_server.url}/uploads/{answer['upload_id']}/complete",
+        headers={"Authorization": f"Bearer {'test-token-0123456789abcdef'}"},
+        timeout=30,
     )
+    assert completed.status_code == 200
     download = http.get(answer["download_url"])
     assert download.content == b"gunicorn"
     assert 'filename="via gunicorn.txt"' in download.headers["Content-Disposition"]
