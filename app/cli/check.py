@@ -2,7 +2,8 @@
 
 It reads the service's own configuration, authenticates, checks the container's CORS metadata,
 the TempURL key and the cluster's digests, then does what a browser does: a CORS preflight per
-configured origin, a TempURL PUT, a TempURL GET with ``filename=``, and deletes its test object.
+configured origin, a TempURL PUT, a TempURL GET with ``filename=``, a FormPOST (where storage
+offers it) that storage must refuse one byte over its size, and deletes its test objects.
 It changes nothing else in storage unless ``--fix`` asks it to run the start-up preparation first.
 It never prints a key, a token or a signed URL.
 """
@@ -71,6 +72,7 @@ class Checker:
         self.key: str | None = None
         self.signer: Signer | None = None
         self.metadata: dict[str, dict[str, str]] = {}
+        self.info: dict | None = None  # the cluster's GET /info, once read
         self.object_name = f"{TEST_PREFIX}{uuid.uuid4()}"
 
     # -- configuration and storage state -------------------------------------------------------
@@ -149,6 +151,7 @@ class Checker:
         if not isinstance(info, dict):
             self.report.skip("cluster digests", "GET /info is not available on this cluster")
             return None
+        self.info = info
         if "tempurl" not in info:
             raise Failed("the cluster has no tempurl middleware (GET /info lists none)")
         allowed = info["tempurl"].get("allowed_digests") or ["sha1", "sha256", "sha512"]
@@ -215,6 +218,46 @@ class Checker:
             raise Failed("the signed GET ignored filename= (no Content-Disposition)")
         return "same bytes back, Content-Disposition: attachment with the file name"
 
+    def form(self) -> str | None:
+        """What a browser's form upload does: storage stores a file of the signed size and
+        refuses one byte more (the service relies on it to cap single uploads)."""
+        if self.info is None or "formpost" not in self.info:
+            self.report.skip("FormPOST", "storage offers no FormPOST (GET /info): single uploads "
+                             "are PUTs only, their size checked at completion")  # fmt: skip
+            return None
+        segments = self.settings.segments_container
+        url, fields = self.signer.form(
+            self.object_name + "/", int(time.time()) + TEST_TTL, len(TEST_BODY), 1, segments
+        )
+        fields["x_delete_after"] = str(TEST_TTL)
+        origin = self.settings.cors_origins[:1]
+        headers = {"Origin": origin[0]} if origin else {}
+
+        def post(body: bytes) -> requests.Response:
+            files = {"file": ("form", body, "text/plain")}
+            return self._send("POST", url, data=list(fields.items()), files=files, headers=headers)
+
+        try:
+            stored = post(TEST_BODY)
+            if stored.status_code == 401:
+                raise Failed("the storage refused the signed form (401): the key or digest does "
+                             "not match the account's")  # fmt: skip
+            if stored.status_code != 201:
+                raise Failed(f"the signed form got {stored.status_code}, not 201")
+            if origin and stored.headers.get("Access-Control-Allow-Origin") not in (*origin, "*"):
+                raise Failed(
+                    f"the form's answer allows no browser from {origin[0]}: fix: "
+                    "`upload-signer check --fix` (the segments container's CORS)"
+                )
+            over = post(TEST_BODY + b"!")
+            if over.status_code != 400:
+                raise Failed(f"the storage answered {over.status_code} to a file over the form's "
+                             "max_file_size, not 400: it does not enforce it")  # fmt: skip
+        finally:
+            for entry in self.store.list_objects(segments, prefix=self.object_name + "/"):
+                self.store.delete_object(segments, entry["name"])
+        return f"{len(TEST_BODY)} bytes stored, one byte more refused (400)"
+
     def delete(self) -> str:
         self.store.delete_object(self.settings.container, self.object_name)
         return "test object deleted"
@@ -250,6 +293,7 @@ class Checker:
         if report.step("TempURL PUT", self.put):
             report.step("TempURL GET", self.get)
             report.step("delete", self.delete)
+        report.step("FormPOST", self.form)
 
 
 def run_check(

@@ -65,15 +65,18 @@ def test_check_fix_prepares_and_then_every_step_passes(check_env):
     assert code == 0, lines
     for step in ("authenticate", "container CORS", "TempURL key", "TempURL PUT", "TempURL GET"):
         assert line(lines, step).startswith("ok"), lines
+    assert line(lines, "FormPOST") == (
+        "ok    FormPOST               20 bytes stored, one byte more refused (400)"
+    )
     assert [text for text in lines if "CORS preflight" in text] == [
         f"ok    CORS preflight         {ALLOWED_ORIGIN} may PUT",
         f"ok    CORS preflight         {OTHER_ORIGIN} may PUT",
     ]
     assert "sha256 is allowed" in line(lines, "cluster digests")
     assert lines[-1] == "all checks passed: browsers can upload"
-    # Its own test object is gone, and nothing else was written.
-    _, listing = swift_conn(check_env).get_container(check_env["UPLOAD_CONTAINER"])
-    assert listing == []
+    # Its own test objects are gone, and nothing else was written.
+    for container in (check_env["UPLOAD_CONTAINER"], check_env["UPLOAD_CONTAINER"] + "_segments"):
+        assert swift_conn(check_env).get_container(container)[1] == []
 
 
 def test_check_names_a_broken_cors_setup_and_fix_repairs_it(check_env):
