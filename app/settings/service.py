@@ -66,6 +66,8 @@ class Settings(EnvSettings):
     # Empty: "<container>_segments" (see segments_container).
     segment_container: Annotated[str, CONTAINER] = Field("", validation_alias="SEGMENT_CONTAINER")
     part_url_batch: Annotated[int, number(1, 1000)] = Field(20, validation_alias="PART_URL_BATCH")
+    # Files one POST /uploads (or POST /uploads/complete) may carry.
+    batch_max: Annotated[int, number(1, 1000)] = Field(100, validation_alias="BATCH_MAX")
     upload_session_ttl: Annotated[int, number(60, 30 * 86_400)] = Field(
         86_400, validation_alias="UPLOAD_SESSION_TTL"
     )

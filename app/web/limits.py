@@ -23,12 +23,19 @@ from flask_limiter import Limiter, RateLimitExceeded
 from ..settings.security import LimitSettings, SecuritySettings
 from .authentication import authenticate
 from .problems import ApiError, problem
+from .requests import completion_ids, upload_requests
 
 log = logging.getLogger(__name__)
 # Each has its own RATE_LIMIT bucket per subject: signing, completing and asking for part URLs
 # are different steps of one upload, and a shared bucket would make RATE_LIMIT mean a different
 # number of uploads for every file size.
-LIMITED_ENDPOINTS = ("uploads.create_upload", "uploads.complete_upload", "uploads.upload_parts")
+# A batch counts each of its files (or uploads) against its endpoint's bucket.
+LIMITED_ENDPOINTS = (
+    "uploads.create_upload",
+    "uploads.complete_upload",
+    "uploads.complete_uploads",
+    "uploads.upload_parts",
+)
 # A load balancer probes from one address; counting its probes could take the service out of
 # rotation, and they carry no credential to guess.
 EXEMPT_ENDPOINTS = ("health.healthz", "health.readyz", "metrics")
@@ -51,6 +58,18 @@ def subject_key() -> str:
         return "sub:" + authenticate()
     except ApiError:
         return "unauthenticated:" + client_address()
+
+
+def _cost() -> int:
+    """How many files the request signs or completes: a batch of 50 counts 50."""
+    try:
+        if request.endpoint == "uploads.create_upload":
+            return len(upload_requests()[0])
+        if request.endpoint == "uploads.complete_uploads":
+            return len(completion_ids())
+    except ApiError:
+        pass  # the view answers the bad body; counting it once is enough
+    return 1
 
 
 def _request_identifier() -> str:
@@ -94,7 +113,7 @@ def init_limits(app: Flask, settings: LimitSettings) -> Limiter | None:
     limiter.request_filter(_exempt)
     if settings.per_subject:
         for endpoint in LIMITED_ENDPOINTS:
-            view = limiter.limit(settings.per_subject, key_func=subject_key)(
+            view = limiter.limit(settings.per_subject, key_func=subject_key, cost=_cost)(
                 app.view_functions[endpoint]
             )
             app.view_functions[endpoint] = view

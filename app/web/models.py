@@ -132,6 +132,20 @@ class UploadRequest(_Body):
     )
 
 
+class UploadBatchRequest(_Body):
+    """Several files at once: each answered as POST /uploads answers one, in this order."""
+
+    files: list[UploadRequest] = Field(
+        min_length=1, description="1 to BATCH_MAX files (default 100)."
+    )
+
+
+class CompletionBatchRequest(_Body):
+    """Several uploads to complete at once."""
+
+    upload_ids: list[Name] = Field(min_length=1, description="1 to BATCH_MAX upload ids.")
+
+
 class PartPin(_Body):
     number: Annotated[int, Field(ge=1), JSON_INTEGER]
     etag: Annotated[str, StringConstraints(pattern=ETAG_PATTERN)]
@@ -220,6 +234,12 @@ class Upload(RootModel[SingleUpload | SegmentedUpload]):
     model_config = ConfigDict(json_schema_extra=_one_of)
 
 
+class UploadBatch(_Answer):
+    """A batch's answer: per file, in request order, what POST /uploads answers for it."""
+
+    files: list[Upload]
+
+
 class PartsBatch(_Answer):
     parts: list[Part]
     expires_at: DateTime
@@ -263,12 +283,32 @@ class Problem(BaseModel):
     allowed_content_types: list[str] | SkipJsonSchema[None] = None
 
 
-REQUESTS: tuple[type[BaseModel], ...] = (UploadRequest, CompletionRequest)
+class FailedCompletion(_Answer):
+    """One upload of a batch completion that did not complete, and why."""
+
+    upload_id: str
+    problem: Problem
+
+
+class CompletionBatch(_Answer):
+    """Per id, in request order: what POST /uploads/<id>/complete answers, or its problem."""
+
+    files: list[Completion | FailedCompletion]
+
+
+REQUESTS: tuple[type[BaseModel], ...] = (
+    UploadRequest,
+    UploadBatchRequest,
+    CompletionRequest,
+    CompletionBatchRequest,
+)
 ANSWERS: tuple[type[BaseModel], ...] = (
     Upload,
+    UploadBatch,
     PartsBatch,
     UploadStatus,
     Completion,
+    CompletionBatch,
     Health,
     Problem,
 )

@@ -19,12 +19,16 @@ from .models import (
     ANSWERS,
     REQUESTS,
     Completion,
+    CompletionBatch,
+    CompletionBatchRequest,
     CompletionRequest,
     ContractSchema,
     Health,
     PartsBatch,
     Problem,
     Upload,
+    UploadBatch,
+    UploadBatchRequest,
     UploadRequest,
     UploadStatus,
 )
@@ -42,6 +46,9 @@ SCHEMAS: dict[str, Any] = _generated["$defs"]
 # Request bodies stay inline, where the running policy adds its limits.
 _UPLOAD_REQUEST = SCHEMAS.pop(UploadRequest.__name__)
 _COMPLETION_REQUEST = SCHEMAS.pop(CompletionRequest.__name__)
+_UPLOAD_BATCH_REQUEST = SCHEMAS.pop(UploadBatchRequest.__name__)
+_COMPLETION_BATCH_REQUEST = SCHEMAS.pop(CompletionBatchRequest.__name__)
+DEFAULT_BATCH_MAX = 100
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -92,6 +99,20 @@ def upload_request_schema(policy: PolicySettings) -> dict[str, Any]:
     if policy.max_upload_size is not None:  # then a size is needed, and null no longer absent
         schema["properties"]["size"] |= {"type": "integer", "maximum": policy.max_upload_size}
         schema["required"] = [*schema["required"], "size"]
+    return schema
+
+
+def uploads_request_schema(policy: PolicySettings, batch_max: int) -> dict[str, Any]:
+    """One file, or ``{"files": [...]}`` of 1 to ``batch_max`` (a body with ``filename`` is
+    one file, whatever else it holds: hence anyOf)."""
+    batch = copy.deepcopy(_UPLOAD_BATCH_REQUEST)
+    batch["properties"]["files"] |= {"items": upload_request_schema(policy), "maxItems": batch_max}
+    return {"anyOf": [upload_request_schema(policy), batch]}
+
+
+def completions_request_schema(batch_max: int) -> dict[str, Any]:
+    schema = copy.deepcopy(_COMPLETION_BATCH_REQUEST)
+    schema["properties"]["upload_ids"]["maxItems"] = batch_max
     return schema
 
 
@@ -157,7 +178,7 @@ def _session_paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def build_document(policy: PolicySettings) -> dict[str, Any]:
+def build_document(policy: PolicySettings, batch_max: int = DEFAULT_BATCH_MAX) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -171,16 +192,21 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
                 "post": {
                     "operationId": "createUpload",
                     "summary": "Sign a PUT TempURL (and a FormPOST) for a new upload, and a GET "
-                    "TempURL that serves it once completed.",
+                    'TempURL that serves it once completed; or, for {"files": [...]}, the '
+                    "same for each file (all or nothing).",
                     "security": [{"bearer": []}],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": upload_request_schema(policy)}},
+                        "content": {
+                            "application/json": {
+                                "schema": uploads_request_schema(policy, batch_max)
+                            }
+                        },
                     },
                     "responses": {
                         "201": _json(
                             "Signed URLs.",
-                            ref(Upload),
+                            {"anyOf": [ref(Upload), ref(UploadBatch)]},
                             **{
                                 "Cache-Control": {
                                     "required": True,
@@ -192,13 +218,36 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
                         "401": _problem("No valid bearer credential."),
                         "413": _problem(
                             "Declared size above MAX_UPLOAD_SIZE or what the store can hold, "
-                            "or body too big."
+                            "a batch over BATCH_MAX, or body too big."
                         ),
                         "415": _problem("Body not JSON, or content type not allowed."),
                         "429": _problem("Rate limit reached.", retry_after=True),
                         "503": _problem(
                             "Storage or identity provider not ready.", retry_after=True
                         ),
+                    },
+                }
+            },
+            "/uploads/complete": {
+                "post": {
+                    "operationId": "completeUploads",
+                    "summary": "Complete several uploads: per id, what its own complete answers, "
+                    "or its problem.",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": completions_request_schema(batch_max)}
+                        },
+                    },
+                    "responses": {
+                        "200": _json("Each upload's completion or problem.", ref(CompletionBatch)),
+                        "400": _problem("The body is not valid JSON or breaks a rule."),
+                        "401": _problem("No valid bearer credential."),
+                        "413": _problem("More than BATCH_MAX ids, or body too big."),
+                        "415": _problem("Body not JSON."),
+                        "429": _problem("Rate limit reached.", retry_after=True),
+                        "503": _problem("Storage not ready.", retry_after=True),
                     },
                 }
             },
@@ -259,4 +308,5 @@ def build_document(policy: PolicySettings) -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    return jsonify(build_document(runtime().policy))
+    state = runtime()
+    return jsonify(build_document(state.policy, state.settings.batch_max))

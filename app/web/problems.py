@@ -29,16 +29,27 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def problem(
-    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> Response:
-    body = {
+def problem_body(status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
         "type": PROBLEM_TYPE,
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
     } | extra
-    response = jsonify(body)
+
+
+def refusal_body(exc: Exception) -> dict[str, Any]:
+    """The problem details of an error the API answers on purpose (ApiError, UploadRefused,
+    StorageError), as a JSON object: what one item of a batch answers when it fails."""
+    if isinstance(exc, StorageError):
+        return problem_body(503, f"Storage failed: {exc}.")
+    return problem_body(exc.status, exc.detail, **exc.extra)  # type: ignore[attr-defined]
+
+
+def problem(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    response = jsonify(problem_body(status, detail, **extra))
     response.status_code = status
     response.mimetype = "application/problem+json"
     response.headers.update(headers or {})

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from flask import request
+from flask import g, request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .models import DETAIL, CompletionRequest, UploadRequest
+from .models import (
+    DETAIL,
+    CompletionBatchRequest,
+    CompletionRequest,
+    UploadBatchRequest,
+    UploadRequest,
+)
 from .problems import ApiError
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -52,44 +58,71 @@ def body_bytes() -> bytes:
     return data
 
 
-def json_body(model: type[Body], rules: Mapping[str, tuple[str, str]]) -> Body:
-    """The request body as ``model``: 415 unless JSON, 400 naming the first field at fault."""
+def json_body(
+    model: type[Body],
+    rules: Mapping[str, tuple[str, str]],
+    batch: tuple[type[BaseModel], str] | None = None,
+) -> Body | BaseModel:
+    """The request body as ``model``: 415 unless JSON, 400 naming the first field at fault.
+
+    With ``batch`` (a model and its list field), a body holding that field and failing as
+    ``model`` is read as the batch instead, and its errors name the item (``files[3].size``).
+    """
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise ApiError(415, "Send the request body as application/json.")
     raw = body_bytes()
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw)  # the hot path: one file, valid
     except ValidationError as exc:
         if exc.errors(include_url=False)[0]["type"] != "json_invalid":
-            raise _refusal(exc, rules) from None
+            failure: ValidationError | None = exc
+        else:
+            failure = None
     # pydantic's parser refuses some of what json.loads reads: a BOM, UTF-16, lone surrogates
     # ("\udc80", which clean_filename drops), nesting deeper than 200.
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.") from None
+    items = None
+    if batch is not None and isinstance(body, dict) and batch[1] in body:
+        model, items = batch  # type: ignore[assignment]
+    elif failure is not None:
+        raise _refusal(failure, rules) from None
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise _refusal(exc, rules) from None
+        raise _refusal(exc, rules, items) from None
 
 
-def _refusal(exc: ValidationError, rules: Mapping[str, tuple[str, str]]) -> ApiError:
+def _refusal(
+    exc: ValidationError, rules: Mapping[str, tuple[str, str]], items: str | None = None
+) -> ApiError:
+    """400 naming the first field at fault; in the list ``items`` (a batch's), with its item:
+    ``files[3].size``."""
     errors = exc.errors(include_url=False, include_context=False)
     error = _first(errors)
     loc = error["loc"]
     if not loc:
         return ApiError(400, "The request body must be a JSON object.")
+    where = ""
+    if len(loc) > 2 and loc[0] == items and isinstance(loc[1], int):
+        where, loc = f"{loc[0]}[{loc[1]}]", loc[2:]
     name = loc[-1]
     if isinstance(name, int):  # an item of a list that is not an object
         return ApiError(400, f"'{loc[0]}' must be a list of objects.", invalid_params=[loc[0]])
     if error["type"] == "missing" or error["input"] is None:  # null means absent
-        return ApiError(400, f"'{name}' is required.", invalid_params=[name])
-    if error["type"] == DETAIL:
-        return ApiError(400, error["msg"], invalid_params=[name])
-    if kind := _TYPE_NAMES.get(error["type"]):
-        return ApiError(400, f"'{name}' must be {kind}.", invalid_params=[name])
-    detail, param = rules.get(str(name), (f"'{name}' breaks its rule.", str(name)))
+        detail, param = f"'{name}' is required.", str(name)
+    elif error["type"] == DETAIL:
+        detail, param = error["msg"], str(name)
+    elif kind := _TYPE_NAMES.get(error["type"]):
+        detail, param = f"'{name}' must be {kind}.", str(name)
+    elif error["type"] == "too_short" and len(loc) == 1:
+        detail, param = f"'{name}' must hold at least one item.", str(name)
+    else:
+        detail, param = rules.get(str(name), (f"'{name}' breaks its rule.", str(name)))
+    if where:
+        return ApiError(400, f"{where}: {detail}", invalid_params=[f"{where}.{param}"])
     return ApiError(400, detail, invalid_params=[param])
 
 
@@ -112,15 +145,44 @@ def _is_rule(error: ErrorDetails) -> bool:
     )
 
 
-def upload_request() -> tuple[str, str, int | None]:
-    """``POST /uploads``: the cleaned file name, the media type and the declared size."""
-    body = json_body(UploadRequest, _UPLOAD_RULES)
+class FileRequest(NamedTuple):
+    """One file of ``POST /uploads``: the cleaned name, the media type, the declared size."""
+
+    filename: str
+    content_type: str
+    size: int | None
+
+
+def upload_requests() -> tuple[list[FileRequest], bool]:
+    """``POST /uploads``: its files, and whether they came as a batch (``{"files": [...]}``).
+
+    Read once per request (the rate limit counts the files before the view runs).
+    """
+    cached = g.get("upload_requests")
+    if cached is not None:
+        return cached
+    body = json_body(UploadRequest, _UPLOAD_RULES, (UploadBatchRequest, "files"))
+    batch = isinstance(body, UploadBatchRequest)
+    files = [_file(item) for item in body.files] if batch else [_file(body)]  # type: ignore[union-attr, arg-type]
+    g.upload_requests = files, batch
+    return files, batch
+
+
+def _file(body: UploadRequest) -> FileRequest:
     content_type = (
         body.content_type
         or mimetypes.guess_type(body.filename, strict=False)[0]
         or DEFAULT_CONTENT_TYPE
     )
-    return body.filename, content_type, body.size
+    return FileRequest(body.filename, content_type, body.size)
+
+
+def completion_ids() -> list[str]:
+    """``POST /uploads/complete``: the upload ids, in order (read once per request)."""
+    cached = g.get("completion_ids")
+    if cached is None:
+        cached = g.completion_ids = list(json_body(CompletionBatchRequest, {}).upload_ids)  # type: ignore[union-attr]
+    return cached
 
 
 def pinned_etags(part_count: int) -> dict[int, str]:

@@ -6,25 +6,46 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
+from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel
+from werkzeug.routing import BaseConverter
 
 from ..observability.logs import AUDIT_ENVIRON_KEY
 from ..observability.metrics import record_segmented_aborted, record_segmented_completed
+from ..storage.interface import StorageError
 from ..storage.signing import iso8601
 from ..uploads import policy
+from ..uploads.errors import UploadRefused
 from ..uploads.ids import UnknownUploadId, Upload
 from ..uploads.service import UploadService
 from .authentication import require_auth
-from .models import Completion, PartsBatch, UploadStatus
-from .problems import ApiError
-from .requests import part_number, pinned_etags, upload_request
+from .models import Completion, CompletionBatch, FailedCompletion, PartsBatch, Problem, UploadStatus
+from .problems import ApiError, refusal_body
+from .requests import FileRequest, completion_ids, part_number, pinned_etags, upload_requests
 from .runtime import EXTENSION, Runtime, runtime
 
 bp = Blueprint("uploads", __name__)
+
+
+class UploadIdConverter(BaseConverter):
+    """Any path segment but ``complete``: ``/uploads/complete`` is the batch completion, and
+    its ``Allow`` must not list the methods of ``/uploads/<upload_id>``. (An upload_id begins
+    with the base64 of ``[``, so none is ever ``complete``.)"""
+
+    regex = r"(?!complete(?![^/]))[^/]+"
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["upload_id"] = UploadIdConverter
+
+
 log = logging.getLogger("app")  # Flask's app logger, without the proxy lookup
 
 
@@ -33,8 +54,11 @@ log = logging.getLogger("app")  # Flask's app logger, without the proxy lookup
 def create_upload() -> Any:
     # The hot path: request-scoped proxies are looked up once (each lookup has a cost).
     subject = g.subject
-    filename, content_type, size = upload_request()
+    files, batch = upload_requests()
     state: Runtime = current_app.extensions[EXTENSION]
+    if batch:
+        return _create_batch(state, subject, files)
+    filename, content_type, size = files[0]
     rules = state.policy
     policy.check_size(rules, size)
     policy.check_content_type(rules, content_type)
@@ -45,27 +69,71 @@ def create_upload() -> Any:
         request.environ[AUDIT_ENVIRON_KEY] = {"subject": subject, "object_name": object_name}
     else:
         log.info("signed upload %s for %s", object_name, subject)
+    return _signed(answer)
+
+
+def _create_batch(state: Runtime, subject: str, files: list[FileRequest]) -> Response:
+    """All or nothing: every file is checked before any is signed (signing stores nothing)."""
+    limit = state.settings.batch_max
+    if len(files) > limit:
+        raise ApiError(413, f"A batch holds at most {limit} files; this one has {len(files)}.",
+                       invalid_params=["files"])  # fmt: skip
+    rules, uploads = state.policy, state.uploads()
+    ip_range = policy.ip_range(rules, request.remote_addr) if rules.bind_ip else None
+    answers = []
+    for index, file in enumerate(files):
+        with naming(f"files[{index}]"):
+            policy.check_size(rules, file.size)
+            policy.check_content_type(rules, file.content_type)
+    for index, (filename, content_type, size) in enumerate(files):
+        with naming(f"files[{index}]"):
+            answers.append(uploads.create(subject, filename, content_type, size, ip_range))
+    names = [answer["object_name"] for answer in answers]
+    if state.access_log_audit:
+        request.environ[AUDIT_ENVIRON_KEY] = {"subject": subject, "object_names": names}
+    else:
+        log.info("signed %d uploads %s for %s", len(names), " ".join(names), subject)
+    return _signed({"files": answers})
+
+
+def _signed(answer: dict[str, Any]) -> Response:
     return Response(
         json.dumps(answer) + "\n", 201, {"Cache-Control": "no-store"}, mimetype="application/json"
     )
 
 
+@contextmanager
+def naming(where: str) -> Iterator[None]:
+    """A refusal of one file of a batch names it: ``files[3]: …``, ``files[3].size``."""
+    try:
+        yield
+    except UploadRefused as exc:
+        params = [f"{where}.{name}" for name in exc.extra.get("invalid_params", [])]
+        extra = exc.extra | ({"invalid_params": params} if params else {"invalid_params": [where]})
+        raise UploadRefused(exc.status, f"{where}: {exc.detail}", **extra) from None
+
+
 def owned_upload(upload_id: str) -> tuple[Upload, UploadService]:
-    """The caller's own upload, and the service to act on it with: 404 for an id this service
-    did not issue or an aborted upload, 403 for another caller's."""
+    """The caller's own upload, and the service to act on it with."""
     uploads = runtime().uploads()
+    return owned_by(uploads, upload_id, g.subject), uploads
+
+
+def owned_by(uploads: UploadService, upload_id: str, subject: str) -> Upload:
+    """404 for an id this service did not issue or an aborted upload, 403 for another
+    caller's."""
     try:
         upload = uploads.ids.read(upload_id)
     except UnknownUploadId:
         raise ApiError(404, "Unknown or expired upload_id.") from None
-    if not hmac.compare_digest(upload.subject.encode(), g.subject.encode()):
+    if not hmac.compare_digest(upload.subject.encode(), subject.encode()):
         raise ApiError(403, "This upload belongs to another caller.")
     if uploads.aborted(upload):
         raise ApiError(404, "This upload was aborted.")
-    return upload, uploads
+    return upload
 
 
-@bp.get("/uploads/<upload_id>")
+@bp.get("/uploads/<upload_id:upload_id>")
 @require_auth
 def upload_status(upload_id: str) -> Any:
     upload, uploads = owned_upload(upload_id)
@@ -105,29 +173,57 @@ def upload_parts(upload_id: str) -> Any:
 @bp.post("/uploads/<upload_id>/complete")
 @require_auth
 def complete_upload(upload_id: str) -> Any:
-    upload, uploads = owned_upload(upload_id)
+    upload, _ = owned_upload(upload_id)
     pinned = pinned_etags(upload.part_count)
+    return reply(completion(runtime(), upload_id, upload, pinned, g.subject))
+
+
+@bp.post("/uploads/complete")
+@require_auth
+def complete_uploads() -> Any:
+    """Each id completed as ``POST /uploads/<id>/complete`` would, side by side; one that fails
+    answers its problem in its place."""
+    ids = completion_ids()
+    state, subject = runtime(), g.subject
+    limit = state.settings.batch_max
+    if len(ids) > limit:
+        raise ApiError(413, f"A batch holds at most {limit} uploads; this one has {len(ids)}.",
+                       invalid_params=["upload_ids"])  # fmt: skip
+    uploads = state.uploads()
+
+    def one(upload_id: str) -> Completion | FailedCompletion:
+        try:
+            upload = owned_by(uploads, upload_id, subject)
+            return completion(state, upload_id, upload, {}, subject)
+        except (ApiError, UploadRefused, StorageError) as exc:
+            return FailedCompletion(upload_id=upload_id, problem=Problem(**refusal_body(exc)))
+
+    # Problem members a failure lacks are left out, as in a problem+json answer.
+    return reply(CompletionBatch(files=list(uploads.side_by_side(one, ids))), exclude_none=True)
+
+
+def completion(
+    state: Runtime, upload_id: str, upload: Upload, pinned: dict[int, str], subject: str
+) -> Completion:
+    uploads = state.uploads()
     done = uploads.complete(upload, pinned)  # refusals are UploadRefused: problem details
     # A repeated completion answers the same, but only the first one is announced and counted.
     if uploads.first_completion(upload):
-        webhooks = runtime().webhooks
-        if webhooks is not None:
-            webhooks.send(uploads.completion_event(upload_id, upload, done))
+        if state.webhooks is not None:
+            state.webhooks.send(uploads.completion_event(upload_id, upload, done))
         if upload.plan is not None:
             record_segmented_completed()
-    log.info("completed upload %s for %s", done.object_name, g.subject)
+    log.info("completed upload %s for %s", done.object_name, subject)
     download_url, expires = uploads.download_url(done.object_name, done.filename)
-    return reply(
-        Completion(
-            upload_id=upload_id,
-            **asdict(done),
-            download_url=download_url,
-            download_expires_at=iso8601(expires),
-        )
+    return Completion(
+        upload_id=upload_id,
+        **asdict(done),
+        download_url=download_url,
+        download_expires_at=iso8601(expires),
     )
 
 
-@bp.delete("/uploads/<upload_id>")
+@bp.delete("/uploads/<upload_id:upload_id>")
 @require_auth
 def abort_upload(upload_id: str) -> Any:
     upload, uploads = owned_upload(upload_id)
@@ -140,10 +236,10 @@ def abort_upload(upload_id: str) -> Any:
     return "", 204
 
 
-def reply(body: BaseModel) -> Response:
+def reply(body: BaseModel, exclude_none: bool = False) -> Response:
     """A session answer, built by its model so it is what the document says; never cached."""
     return Response(
-        body.model_dump_json() + "\n",
+        body.model_dump_json(exclude_none=exclude_none) + "\n",
         200,
         {"Cache-Control": "no-store"},
         mimetype="application/json",

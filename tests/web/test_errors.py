@@ -125,7 +125,7 @@ def test_unexpected_errors_are_a_json_500_without_details(app, client, caplog, m
     def explode() -> None:
         raise RuntimeError("secret-detail-abc")
 
-    monkeypatch.setattr(api, "upload_request", explode)
+    monkeypatch.setattr(api, "upload_requests", explode)
     response = post(client, {"filename": "a.txt"})
     body = assert_problem(response, 500)
     assert "secret-detail-abc" not in str(body)

@@ -107,7 +107,11 @@ def test_the_document_states_the_models_schemas_and_the_running_limit(limit):
         assert SCHEMAS[model.__name__] == own
     assert {"Upload", "SingleUpload", "SegmentedUpload", "Part", "PartsBatch", "UploadStatus",
             "Completion", "Health", "Problem", "PartPin"} <= set(SCHEMAS)  # fmt: skip
-    body = document["paths"]["/uploads"]["post"]["requestBody"]["content"]["application/json"]
+    either = document["paths"]["/uploads"]["post"]["requestBody"]["content"]["application/json"]
+    body, batch = ({"schema": schema} for schema in either["schema"]["anyOf"])
+    # A batch's files are each what one file is, its length bounded by BATCH_MAX.
+    assert batch["schema"]["properties"]["files"]["items"] == body["schema"]
+    assert batch["schema"]["properties"]["files"]["maxItems"] == 100
     properties = body["schema"]["properties"]
     assert properties["filename"]["pattern"] == FILENAME_PATTERN
     assert properties["content_type"]["pattern"] == CONTENT_TYPE_PATTERN
