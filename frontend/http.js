@@ -8,6 +8,9 @@
  */
 
 import { abortError } from "./errors.js";
+import { originSlots } from "./slots.js";
+
+export { Slots, originSlots } from "./slots.js";
 
 /**
  * Storage's answer to one PUT.
@@ -187,72 +190,6 @@ export function watchedPut(stack, url, blob, { headers = {}, onProgress, signal,
  */
 export function putBlob(url, blob, request = {}) {
   return watchedPut(defaultHttpStack, url, blob, request);
-}
-
-// ---------------------------------------------------------------- connections per origin
-
-/**
- * A counting semaphore. Browsers open at most 6 HTTP/1.1 connections per host and queue the
- * rest silently; a PUT queued there shows no progress and would trip the stall timer, so
- * uploads take a slot per storage origin before they start.
- */
-export class Slots {
-  /** @param {number} size */
-  constructor(size) {
-    this.size = size;
-    this.used = 0;
-    /** @type {{resolve: () => void, signal?: AbortSignal, onAbort: () => void}[]} */
-    this.waiting = [];
-  }
-
-  /**
-   * Resolves when a slot is free; rejects if `signal` aborts first.
-   * @param {AbortSignal} [signal]
-   * @returns {Promise<void>}
-   */
-  acquire(signal) {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.used < this.size) {
-      this.used += 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        reject(signal?.reason);
-      };
-      const waiter = { resolve, signal, onAbort };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  release() {
-    const waiter = this.waiting.shift();
-    if (!waiter) {
-      this.used = Math.max(0, this.used - 1);
-      return;
-    }
-    waiter.signal?.removeEventListener("abort", waiter.onAbort);
-    waiter.resolve(); // the slot passes straight on
-  }
-}
-
-// A browser's limit of connections per host.
-const CONNECTIONS_PER_ORIGIN = 6;
-/** @type {Map<string, Slots>} */
-const slotsByOrigin = new Map();
-
-/**
- * The shared slots of one storage origin, across all uploads of the page.
- * @param {string} url
- * @param {number} [size]
- * @returns {Slots}
- */
-export function originSlots(url, size = CONNECTIONS_PER_ORIGIN) {
-  const origin = new URL(url).origin;
-  if (!slotsByOrigin.has(origin)) slotsByOrigin.set(origin, new Slots(size));
-  return /** @type {Slots} */ (slotsByOrigin.get(origin));
 }
 
 /**

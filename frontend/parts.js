@@ -189,9 +189,9 @@ export class PartUrls {
   }
 }
 
-// Connection slots serve every PUT, single or part: they are the HTTP layer's. Exported here
+// Connection slots serve every storage request, single or part: they are slots.js's. Exported here
 // too, for code that imports them with the rest of the part bookkeeping.
-export { Slots, originSlots } from "./http.js";
+export { Slots, originSlots } from "./slots.js";
 
 // ---------------------------------------------------------------- resume bookkeeping
 
