@@ -9,8 +9,9 @@ import { resolveHttpStack } from "./http.js";
 import { waitToRetry } from "./retry.js";
 
 /**
- * POST /uploads's answer: one TempURL, or a segmented plan (`segmented`, `part_size`,
- * `part_count` and the first `parts`). The API's JSON, as it is.
+ * POST /uploads's answer: one TempURL (and, where storage offers it, the same upload as a
+ * form), or a segmented plan (`segmented`, `part_size`, `part_count` and the first `parts`).
+ * The API's JSON, as it is.
  * @typedef {object} SignedUpload
  * @property {string} object_name
  * @property {string} [upload_id]  absent from an API without upload sessions
@@ -18,11 +19,24 @@ import { waitToRetry } from "./retry.js";
  * @property {string} [upload_url]
  * @property {string} [upload_method]
  * @property {Record<string, string>} upload_headers
+ * @property {UploadForm} [upload_form]  a single upload's FormPOST; used instead of the PUT
  * @property {string} download_url
  * @property {string} expires_at
  * @property {number} [part_size]
  * @property {number} [part_count]
  * @property {PartUrl[]} [parts]
+ */
+
+/**
+ * A single upload as a Swift FormPOST: a `multipart/form-data` POST to `url` of every entry
+ * of `fields` first, in this order, then the file as the part named `file` whose filename is
+ * `file_name`. Storage refuses a file over `fields.max_file_size` (400, nothing stored) and a
+ * form after `fields.expires` (a Unix time); its answer carries no ETag.
+ * @typedef {object} UploadForm
+ * @property {string} url
+ * @property {Record<string, string>} fields  redirect, max_file_size, max_file_count, expires,
+ *   signature, and x_delete_after when uploads expire
+ * @property {string} file_name
  */
 
 /** @typedef {{number: number, upload_url: string}} PartUrl */

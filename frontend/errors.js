@@ -91,31 +91,39 @@ const STORAGE_REFUSALS = {
   507: "storage is out of space (507)",
 };
 
+/** @type {Record<number, string>} what Swift's FormPOST means by its refusals */
+const FORM_REFUSALS = {
+  400: "storage refused the upload form (400)",
+  401: "storage refused the upload form (401) even after a fresh one was requested",
+};
+
 /**
  * The message for storage's refusal, with its body when that is short text (not an HTML page).
  * @param {number} status
  * @param {string} text
+ * @param {boolean} [form]  the refusal of a FormPOST, not of a PUT
  * @returns {string}
  */
-export function storageMessage(status, text) {
-  const base = STORAGE_REFUSALS[status] ?? `storage answered ${status}`;
+export function storageMessage(status, text, form = false) {
+  const known = (form && FORM_REFUSALS[status]) || STORAGE_REFUSALS[status];
+  const base = known ?? `storage answered ${status}`;
   const extra = text && text.length < 200 && !/<html/i.test(text) ? `: ${text.trim()}` : "";
   return `Upload failed: ${base}${extra}.`;
 }
 
 /**
- * The UploadError for a PUT that storage refused or never answered. No answer is a CORS refusal
- * when storage still answers a `no-cors` probe, else storage is unreachable.
+ * The UploadError for a PUT (or form POST) that storage refused or never answered. No answer is
+ * a CORS refusal when storage still answers a `no-cors` probe, else storage is unreachable.
  * @param {import("./http.js").PutAnswer} answer
- * @param {string} url  the URL that was PUT to
- * @param {{part?: number, reachable: (url: string) => Promise<boolean>}} how
+ * @param {string} url  the URL that was PUT (or POSTed) to
+ * @param {{part?: number, reachable: (url: string) => Promise<boolean>, form?: boolean}} how
  * @returns {Promise<UploadError>}
  */
-export async function storageError(answer, url, { part, reachable }) {
+export async function storageError(answer, url, { part, reachable, form = false }) {
   const which = part === undefined ? "" : ` (part ${part})`;
   const known = { part: part ?? null };
   if (answer.status !== 0) {
-    const message = storageMessage(answer.status, answer.text);
+    const message = storageMessage(answer.status, answer.text, form);
     return new UploadError("storage", which ? message.replace(/\.$/, `${which}.`) : message, {
       ...known,
       status: answer.status,
@@ -134,5 +142,21 @@ export async function storageError(answer, url, { part, reachable }) {
     "network",
     answer.stalled ? "The upload stalled and did not recover." : `Could not reach storage at ${origin}.`,
     known,
+  );
+}
+
+/**
+ * The UploadError for a file that an upload form's `max_file_size` does not admit: storage
+ * refuses it with a 400 that carries no CORS headers, so the page sees no answer at all.
+ * @param {number} size  the file's, in bytes
+ * @param {number} limit  the form's `max_file_size`
+ * @param {number} [part]
+ * @returns {UploadError}
+ */
+export function formTooLarge(size, limit, part) {
+  return new UploadError(
+    "storage",
+    `Upload failed: the file (${size} bytes) is larger than the upload form allows (${limit} bytes).`,
+    { part: part ?? null },
   );
 }

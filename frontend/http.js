@@ -1,10 +1,10 @@
 /**
  * http.js — the requests themselves, behind a small replaceable "HTTP stack" (the idea of
- * tus-js-client's HttpStack): a storage PUT with upload progress, a fetch-compatible API call,
- * and a reachability probe. The default stack is the browser's: XMLHttpRequest for PUTs (the
- * only browser API that reports upload progress; it streams a File body from disk), fetch for
- * the rest. On top of any stack, this module adds what every PUT needs: a connection slot per
- * storage origin and a stall watchdog.
+ * tus-js-client's HttpStack): a storage PUT or form POST with upload progress, a
+ * fetch-compatible API call, and a reachability probe. The default stack is the browser's:
+ * XMLHttpRequest for storage (the only browser API that reports upload progress; it streams a
+ * File body from disk), fetch for the rest. On top of any stack, this module adds what every
+ * upload request needs: a connection slot per storage origin and a stall watchdog.
  */
 
 import { abortError } from "./errors.js";
@@ -13,7 +13,7 @@ import { originSlots } from "./slots.js";
 export { Slots, originSlots } from "./slots.js";
 
 /**
- * Storage's answer to one PUT.
+ * Storage's answer to one PUT (or form POST).
  * @typedef {object} PutAnswer
  * @property {number} status  0 = no answer (network error, CORS refusal, stall)
  * @property {string} etag  the ETag response header without quotes; "" if absent or not exposed
@@ -25,8 +25,8 @@ export { Slots, originSlots } from "./slots.js";
 /**
  * @typedef {object} PutRequest
  * @property {Record<string, string>} [headers]  sent as they are, nothing added
- * @property {(loaded: number) => void} [onProgress]  bytes of the body sent so far
- * @property {AbortSignal} [signal]  aborts the PUT
+ * @property {(loaded: number) => void} [onProgress]  bytes of the body (of a form: of its file) sent so far
+ * @property {AbortSignal} [signal]  aborts the request
  */
 
 /**
@@ -36,6 +36,9 @@ export { Slots, originSlots } from "./slots.js";
  * @property {(url: string, blob: Blob, request: PutRequest) => Promise<PutAnswer>} put
  *   One PUT of `blob`. Resolves with whatever storage answered (status 0 for no answer);
  *   rejects only when `request.signal` aborts.
+ * @property {(url: string, form: FormData, request: PutRequest) => Promise<PutAnswer>} post
+ *   One POST of a multipart form (a FormPOST: its fields, then the file as its part `file`),
+ *   answered like `put`; `onProgress` counts bytes of the file.
  * @property {(url: string, init: RequestInit) => Promise<Response>} request
  *   One API call, fetch-compatible: resolves with a Response (or anything with `status`,
  *   `headers.get()` and `text()`), rejects when no answer arrives.
@@ -47,13 +50,15 @@ export { Slots, originSlots } from "./slots.js";
 const NO_ANSWER = Object.freeze({ status: 0, etag: "", retryAfter: null, text: "" });
 
 /**
- * One PUT with XMLHttpRequest; the HttpStack `put` of the default stack.
+ * One request with XMLHttpRequest, answered as a PutAnswer.
+ * @param {"PUT"|"POST"} method
  * @param {string} url
- * @param {Blob} blob  a File/Blob body is streamed from disk by the browser
- * @param {PutRequest} request  optional
+ * @param {Blob|FormData} body  a File/Blob (also inside a form) is streamed from disk by the browser
+ * @param {PutRequest} request
+ * @param {(event: ProgressEvent) => number} sent  the bytes to report for an upload progress event
  * @returns {Promise<PutAnswer>}
  */
-function xhrPut(url, blob, { headers = {}, onProgress, signal } = {}) {
+function xhrSend(method, url, body, { headers = {}, onProgress, signal }, sent) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError());
     const xhr = new XMLHttpRequest();
@@ -62,9 +67,9 @@ function xhrPut(url, blob, { headers = {}, onProgress, signal } = {}) {
       signal?.removeEventListener("abort", onAbort);
       then();
     };
-    xhr.open("PUT", url);
+    xhr.open(method, url);
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    xhr.upload.onprogress = (event) => onProgress?.(event.loaded);
+    xhr.upload.onprogress = (event) => onProgress?.(sent(event));
     xhr.onload = () =>
       settle(() =>
         resolve({
@@ -77,8 +82,58 @@ function xhrPut(url, blob, { headers = {}, onProgress, signal } = {}) {
     xhr.onerror = () => settle(() => resolve({ ...NO_ANSWER }));
     xhr.onabort = () => settle(() => reject(abortError()));
     signal?.addEventListener("abort", onAbort, { once: true });
-    xhr.send(blob);
+    xhr.send(body);
   });
+}
+
+/**
+ * One PUT with XMLHttpRequest; the HttpStack `put` of the default stack.
+ * @param {string} url
+ * @param {Blob} blob  a File/Blob body is streamed from disk by the browser
+ * @param {PutRequest} request  optional
+ * @returns {Promise<PutAnswer>}
+ */
+function xhrPut(url, blob, request = {}) {
+  return xhrSend("PUT", url, blob, request, (event) => event.loaded);
+}
+
+/**
+ * One form POST with XMLHttpRequest; the HttpStack `post` of the default stack. Progress is
+ * reported in bytes of the form's file: the share of the whole body sent, times the file's size.
+ * @param {string} url
+ * @param {FormData} form
+ * @param {PutRequest} request  optional
+ * @returns {Promise<PutAnswer>}
+ */
+function xhrPost(url, form, request = {}) {
+  const size = formFile(form).size;
+  return xhrSend("POST", url, form, request, (event) =>
+    event.lengthComputable && event.total > 0
+      ? Math.min(size, Math.round((event.loaded / event.total) * size))
+      : Math.min(size, event.loaded),
+  );
+}
+
+/**
+ * The form of a FormPOST upload: every field first, in the given order, then the file as the
+ * part named `file` with `fileName` as its filename (storage stores it under the form's prefix
+ * followed by that name). The Blob is referenced, not read.
+ * @param {Record<string, string>} fields
+ * @param {string} fileName
+ * @param {Blob} blob
+ * @returns {FormData}
+ */
+export function uploadFormData(fields, fileName, blob) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", blob, fileName);
+  return form;
+}
+
+/** @returns {Blob} the file part of a form */
+function formFile(/** @type {FormData} */ form) {
+  const file = form.get("file");
+  return typeof file === "string" || !file ? new Blob([file ?? ""]) : file;
 }
 
 // getResponseHeader() logs an error for a header CORS does not expose; this does not.
@@ -112,6 +167,7 @@ async function fetchReachable(url) {
  */
 export const defaultHttpStack = Object.freeze({
   put: xhrPut,
+  post: xhrPost,
   request: (url, init) => fetch(url, init),
   reachable: fetchReachable,
 });
@@ -126,7 +182,7 @@ export function resolveHttpStack(custom) {
   if (!custom) return defaultHttpStack;
   /** @type {any} */
   const stack = { ...defaultHttpStack };
-  for (const name of /** @type {(keyof HttpStack)[]} */ (["put", "request", "reachable"])) {
+  for (const name of /** @type {(keyof HttpStack)[]} */ (["put", "post", "request", "reachable"])) {
     const given = custom[name];
     if (typeof given === "function") stack[name] = given.bind(custom);
   }
@@ -134,16 +190,15 @@ export function resolveHttpStack(custom) {
 }
 
 /**
- * A stack's PUT with a stall watchdog: `stallTimeout` ms without upload progress aborts the
- * attempt, which then resolves as unanswered and `stalled` (it is retried like a network
- * error). Resolves with the answer whatever its status; rejects only when `signal` aborts.
- * @param {Pick<HttpStack, "put">} stack
- * @param {string} url
- * @param {Blob} blob
- * @param {PutRequest & {stallTimeout?: number}} request  optional
+ * One request of a stack under the stall watchdog: `stallTimeout` ms without upload progress
+ * aborts the attempt, which then resolves as unanswered and `stalled` (it is retried like a
+ * network error). Resolves with the answer whatever its status; rejects only when `signal`
+ * aborts.
+ * @param {(request: PutRequest) => Promise<PutAnswer>} send  one request of the stack
+ * @param {PutRequest & {stallTimeout?: number}} request
  * @returns {Promise<PutAnswer>}
  */
-export function watchedPut(stack, url, blob, { headers = {}, onProgress, signal, stallTimeout = 0 } = {}) {
+function watched(send, { headers = {}, onProgress, signal, stallTimeout = 0 }) {
   if (signal?.aborted) return Promise.reject(abortError());
   const attempt = new AbortController();
   let stalled = false;
@@ -164,9 +219,7 @@ export function watchedPut(stack, url, blob, { headers = {}, onProgress, signal,
     arm();
     onProgress?.(loaded);
   };
-  return new Promise((resolve) =>
-    resolve(stack.put(url, blob, { headers, onProgress: progress, signal: attempt.signal })),
-  )
+  return new Promise((resolve) => resolve(send({ headers, onProgress: progress, signal: attempt.signal })))
     .then(
       (answer) => ({ ...answer, stalled: false }),
       (error) => {
@@ -178,6 +231,32 @@ export function watchedPut(stack, url, blob, { headers = {}, onProgress, signal,
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     });
+}
+
+/**
+ * A stack's PUT with the stall watchdog (see `watched`). Resolves with the answer whatever its
+ * status; rejects only when `signal` aborts.
+ * @param {Pick<HttpStack, "put">} stack
+ * @param {string} url
+ * @param {Blob} blob
+ * @param {PutRequest & {stallTimeout?: number}} request  optional
+ * @returns {Promise<PutAnswer>}
+ */
+export function watchedPut(stack, url, blob, request = {}) {
+  return watched((attempt) => stack.put(url, blob, attempt), request);
+}
+
+/**
+ * A stack's form POST with the stall watchdog (see `watched`); as `watchedPut`.
+ * @param {Pick<HttpStack, "post">} stack
+ * @param {string} url
+ * @param {FormData} form  as `uploadFormData` builds it
+ * @param {PutRequest & {stallTimeout?: number}} request  optional; `headers` are not sent
+ * @returns {Promise<PutAnswer>}
+ */
+export function watchedPost(stack, url, form, request = {}) {
+  const send = (/** @type {PutRequest} */ { headers: _, ...attempt }) => stack.post(url, form, attempt);
+  return watched(send, request);
 }
 
 /**
@@ -193,22 +272,37 @@ export function putBlob(url, blob, request = {}) {
 }
 
 /**
- * The one way an upload sends bytes (whole files and parts alike): the stack's PUT, once a
- * connection slot of the storage origin is free, under the stall watchdog.
+ * The one way an upload sends bytes (whole files and parts alike): the stack's PUT of `blob`,
+ * or its POST of `form`, once a connection slot of the storage origin is free, under the
+ * stall watchdog.
+ * @param {HttpStack} stack
+ * @param {string} url
+ * @param {{blob: Blob}|{form: FormData}} body
+ * @param {PutRequest & {stallTimeout?: number}} request
+ * @returns {Promise<PutAnswer>}
+ */
+export async function storageSend(stack, url, body, request) {
+  const slots = originSlots(url);
+  await slots.acquire(request.signal).catch(() => {
+    throw abortError();
+  });
+  try {
+    return await ("form" in body
+      ? watchedPost(stack, url, body.form, request)
+      : watchedPut(stack, url, body.blob, request));
+  } finally {
+    slots.release();
+  }
+}
+
+/**
+ * `storageSend` of a PUT.
  * @param {HttpStack} stack
  * @param {string} url
  * @param {Blob} blob
  * @param {PutRequest & {stallTimeout?: number}} request
  * @returns {Promise<PutAnswer>}
  */
-export async function storagePut(stack, url, blob, request) {
-  const slots = originSlots(url);
-  await slots.acquire(request.signal).catch(() => {
-    throw abortError();
-  });
-  try {
-    return await watchedPut(stack, url, blob, request);
-  } finally {
-    slots.release();
-  }
+export function storagePut(stack, url, blob, request) {
+  return storageSend(stack, url, { blob }, request);
 }

@@ -50,17 +50,21 @@ export function parseRetryAfter(value, now = Date.now()) {
 }
 
 /**
- * Whether a signed upload's URL has expired by this browser's clock: the API's `expires_at`,
- * else the TempURL's own `temp_url_expires`.
- * @param {{upload_url: string, expires_at?: string|null}} urls  the API's answer
+ * Whether a signed upload's URL (or form) has expired by this browser's clock: the API's
+ * `expires_at`, else the upload form's `expires` field (a Unix time) when there is a form, else
+ * the TempURL's own `temp_url_expires`.
+ * @param {{upload_url?: string, upload_form?: {fields: Record<string, string>}|null,
+ *   expires_at?: string|null}} urls  the API's answer
  * @param {number} [now]
  * @returns {boolean}
  */
 export function isExpired(urls, now = Date.now()) {
   let expires = Date.parse(urls.expires_at ?? "");
   if (Number.isNaN(expires)) {
-    const query = new URL(urls.upload_url).searchParams.get("temp_url_expires");
-    expires = query && /^\d+$/.test(query) ? Number(query) * 1000 : Number.NaN;
+    const seconds = urls.upload_form
+      ? urls.upload_form.fields?.expires
+      : urls.upload_url && new URL(urls.upload_url).searchParams.get("temp_url_expires");
+    expires = seconds && /^\d+$/.test(seconds) ? Number(seconds) * 1000 : Number.NaN;
   }
   return !Number.isNaN(expires) && now >= expires;
 }

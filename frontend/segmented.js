@@ -9,7 +9,7 @@ import { PartHasher, md5Available } from "./checksum.js";
 import { UploadError, abortError } from "./errors.js";
 import { PartSchedule, PartUrls, ResumeStore, defaultStorage } from "./parts.js";
 import { ProgressMeter } from "./progress.js";
-import { putUntilStored } from "./transfer.js";
+import { sendUntilStored } from "./transfer.js";
 
 // Completion that finds parts missing (storage lost them) sends them again this many times.
 const COMPLETE_ROUNDS = 3;
@@ -206,7 +206,7 @@ async function sendPart(job, number, signal) {
   }
   const headers = { ...plan.upload_headers };
   if (md5) headers.ETag = md5;
-  const answer = await putUntilStored(run, {
+  const answer = await sendUntilStored(run, {
     blob: job.slice(number),
     signal,
     part: number,

@@ -1,15 +1,27 @@
 /**
- * single.js — a file that goes up as one PUT: its progress, a fresh URL when the signed one
+ * single.js — a file that goes up in one request: through the upload form when the API offers
+ * one (a FormPOST), else as one PUT; its progress, a fresh URL (or form) when the signed one
  * expires, and completion when the API keeps upload sessions.
  */
 
 import { ProgressMeter } from "./progress.js";
 import { isExpired } from "./retry.js";
-import { putUntilStored } from "./transfer.js";
+import { sendUntilStored } from "./transfer.js";
 
 /**
- * PUTs the whole file to the signed URL (the File itself is the body: the browser streams it
- * from disk), then completes the upload.
+ * Where the signed answer says the file goes: its form if it has one, else its PUT URL.
+ * @param {import("./api.js").SignedUpload} signed
+ * @returns {import("./transfer.js").Target}
+ */
+export function singleTarget(signed) {
+  const form = signed.upload_form;
+  if (form) return { url: form.url, form };
+  return { url: /** @type {string} */ (signed.upload_url), headers: signed.upload_headers ?? {} };
+}
+
+/**
+ * Sends the whole file (the File itself goes as the body, or as the form's file: the browser
+ * streams it from disk), then completes the upload.
  * @param {import("./transfer.js").Run} run
  * @param {import("./api.js").SignedUpload} first  POST /uploads's answer
  * @returns {Promise<import("./uploader.js").UploadResult>}
@@ -19,15 +31,15 @@ export async function uploadSingle(run, first) {
   let signed = first;
   const meter = new ProgressMeter(file.size, { window: options.speedWindow });
   emit("progress", meter.update(0));
-  const answer = await putUntilStored(run, {
+  const answer = await sendUntilStored(run, {
     blob: file,
     signal,
     target: () => {
       upload.state = "uploading";
       meter.reset(); // each attempt sends the file from its first byte
-      return { url: /** @type {string} */ (signed.upload_url), headers: signed.upload_headers };
+      return singleTarget(signed);
     },
-    expired: () => isExpired(/** @type {{upload_url: string}} */ (signed)),
+    expired: () => isExpired(signed),
     // Nothing was stored under the old name: storage refused it before writing.
     refresh: async () => {
       signed = await run.sign();
@@ -35,9 +47,11 @@ export async function uploadSingle(run, first) {
     onProgress: (loaded) => emit("progress", meter.update(loaded)),
   });
   emit("progress", meter.update(file.size));
+  // A form's answer has no ETag: completion then pins nothing, and answers the MD5 itself.
+  const etag = signed.upload_form ? "" : answer.etag;
   if (!upload.uploadId) {
-    // An API without upload sessions: the PUT is the whole upload.
-    return { object_name: signed.object_name, download_url: signed.download_url, etag: answer.etag };
+    // An API without upload sessions: the request is the whole upload.
+    return { object_name: signed.object_name, download_url: signed.download_url, etag };
   }
-  return run.complete(answer.etag ? { 1: answer.etag } : {});
+  return run.complete(etag ? { 1: etag } : {});
 }

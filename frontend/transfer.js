@@ -1,11 +1,12 @@
 /**
  * transfer.js — one Blob to storage until it is stored, for whole files (single.js) and parts
- * (segmented.js) alike: transient failures retried with backoff, an expired URL replaced, and
- * the UploadError that names what went wrong once there is no point in trying again.
+ * (segmented.js) alike, as a PUT or through an upload form: transient failures retried with
+ * backoff, an expired URL (or form) replaced, and the UploadError that names what went wrong
+ * once there is no point in trying again.
  */
 
-import { classifyStatus, storageError } from "./errors.js";
-import { storagePut } from "./http.js";
+import { classifyStatus, formTooLarge, storageError } from "./errors.js";
+import { storageSend, uploadFormData } from "./http.js";
 import { retryReason, waitToRetry } from "./retry.js";
 
 // Fresh URLs refused again and again are not expiring: something else is wrong.
@@ -27,18 +28,24 @@ const MAX_REFRESHES = 3;
  */
 
 /** @typedef {import("./uploader.js").UploadResult} UploadResult */
-/** @typedef {{url: string, headers: Record<string, string>}} Target */
+
+/**
+ * Where one attempt sends the Blob: a PUT to `url` with exactly `headers`, or, with `form`,
+ * a FormPOST to `url` (the form's own) of its fields and the Blob as its file.
+ * @typedef {{url: string, headers: Record<string, string>, form?: undefined}
+ *   | {url: string, form: import("./api.js").UploadForm, headers?: undefined}} Target
+ */
 
 /**
  * Where a Blob goes, asked before each attempt (the URL may have been replaced since).
  * @typedef {object} Destination
  * @property {() => Promise<Target>|Target} target
- * @property {() => boolean} expired  whether the current URL has expired by this clock
+ * @property {() => boolean} expired  whether the current URL (or form) has expired by this clock
  * @property {() => Promise<void>|void} refresh  replaces the current URL with a fresh one
  */
 
 /**
- * PUTs `blob` until storage stores it; resolves with storage's answer, rejects with an
+ * Sends `blob` until storage stores it; resolves with storage's answer, rejects with an
  * UploadError (or the cancel's).
  * @param {Run} run
  * @param {Destination & {blob: Blob, signal: AbortSignal, part?: number,
@@ -46,7 +53,7 @@ const MAX_REFRESHES = 3;
  *   `onFailure` runs after each failed attempt, before any wait
  * @returns {Promise<import("./http.js").PutAnswer>}
  */
-export async function putUntilStored(
+export async function sendUntilStored(
   run,
   { blob, signal, part, target, expired, refresh, onProgress, onFailure },
 ) {
@@ -55,16 +62,19 @@ export async function putUntilStored(
   let failures = 0;
   let blind = 0; // failures in a row without any answer from storage
   for (;;) {
-    const { url, headers } = await target();
-    const answer = await storagePut(http, url, blob, {
-      headers, // exactly the headers the API signed the upload for, nothing else
-      signal,
-      onProgress,
-      stallTimeout: options.stallTimeout,
-    });
+    const { url, headers, form } = await target();
+    // Exactly the headers the API signed the upload for, nothing else; a form has none.
+    const body = form ? { form: uploadFormData(form.fields, form.file_name, blob) } : { blob };
+    const request = { headers, signal, onProgress, stallTimeout: options.stallTimeout };
+    const answer = await storageSend(http, url, body, request);
     let action = classifyStatus(answer.status);
     if (action === "done") return answer;
     onFailure?.();
+    // A file over the form's limit is refused (400) without CORS headers: no answer to see,
+    // and no point in another attempt.
+    if (form && answer.status === 0 && blob.size > Number(form.fields.max_file_size)) {
+      throw formTooLarge(blob.size, Number(form.fields.max_file_size), part);
+    }
     blind = answer.status === 0 ? blind + 1 : 0;
     // Swift answers an expired TempURL with a 401 that lacks CORS headers, so the browser
     // reports a network error: the URL's expiry time tells the two apart.
@@ -79,7 +89,7 @@ export async function putUntilStored(
     }
     failures += 1;
     if (action !== "retry" || failures > options.retries) {
-      throw await storageError(answer, url, { part, reachable: http.reachable });
+      throw await storageError(answer, url, { part, reachable: http.reachable, form: Boolean(form) });
     }
     const why = { reason: retryReason(answer), status: answer.status, retryAfter: answer.retryAfter, part };
     await waitToRetry(failures, why, options, (detail) => emit("retry", detail), signal);

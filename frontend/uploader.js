@@ -9,12 +9,14 @@
  *     onProgress: ({ percent, speed, eta }) => console.log(percent, speed, eta),
  *   });
  *
- * How it works: POST {apiBase}/uploads (bearer token) returns a short-lived PUT TempURL and the
- * headers to send with it; the File itself is the PUT's body, so the browser streams it from
- * disk and the page never holds its bytes in memory. Transient failures (network errors, 5xx,
- * 408, 429, a stalled request) are retried with exponential backoff; an expired URL (a 401 from
+ * How it works: POST {apiBase}/uploads (bearer token) returns a short-lived upload form (a Swift
+ * FormPOST, where storage offers it) or else a PUT TempURL and the headers to send with it; the
+ * File itself is the form's file or the PUT's body, so the browser streams it from disk and the
+ * page never holds its bytes in memory. Transient failures (network errors, 5xx, 408, 429, a
+ * stalled request) are retried with exponential backoff; an expired URL or form (a 401 from
  * storage, or a failure after its expiry time) is replaced by a fresh one. Other 4xx answers
- * fail at once. Then POST {apiBase}/uploads/<upload_id>/complete confirms it.
+ * fail at once. Then POST {apiBase}/uploads/<upload_id>/complete publishes it: nothing uploaded
+ * is served before.
  *
  * A file larger than the API's threshold gets a segmented plan instead: its parts (Blob.slice)
  * go up in parallel, each with its MD5 as ETag, each retried on its own; part URLs come in

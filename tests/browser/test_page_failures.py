@@ -1,10 +1,9 @@
-"""What the page says when things go wrong: bad token, CORS, an expired upload URL."""
+"""What the page says when things go wrong: bad token, CORS, an expired upload form."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -58,38 +57,47 @@ def expiring_api(browser_env: dict[str, str], browser_api: ApiServer) -> Iterato
         yield api
 
 
-def test_an_upload_url_that_expired_is_replaced_and_the_upload_succeeds(
+def test_an_upload_form_that_expired_is_replaced_and_the_upload_succeeds(
     page: Page, frontend: FrontendServer, expiring_api: ApiServer, swift: StorageServer, files
 ):
     (path,) = files(("late.bin", 200_000))
-    puts: list[tuple[str, int]] = []  # (object URL, status; 0 = refused by the browser)
+    posts: list[tuple[str, int]] = []  # (form URL, status; 0 = refused by the browser)
+    to_storage = f"{swift.url}/"
     page.on(
         "requestfinished",
-        lambda r: r.method == "PUT" and puts.append((r.url.split("?")[0], r.response().status)),
+        lambda r: (
+            r.method == "POST"
+            and r.url.startswith(to_storage)
+            and posts.append((r.url, r.response().status))
+        ),
     )
-    page.on("requestfailed", lambda r: r.method == "PUT" and puts.append((r.url.split("?")[0], 0)))
+    page.on(
+        "requestfailed",
+        lambda r: r.method == "POST" and r.url.startswith(to_storage) and posts.append((r.url, 0)),
+    )
     held: list[str] = []
 
-    def hold_the_first_put(route: Route, request: Request) -> None:
-        # As if the tab slept between getting the URL and sending the file.
-        if request.method == "PUT" and not held:
+    def hold_the_first_form(route: Route, request: Request) -> None:
+        # As if the tab slept between getting the form and sending the file.
+        if request.method == "POST" and not held:
             held.append(request.url)
             time.sleep(URL_TTL + 1.5)
         route.continue_()
 
-    page.route(f"{swift.url}/**", hold_the_first_put)
+    page.route(f"{swift.url}/**", hold_the_first_form)
     ui = UploadPage(page).open(frontend.origin)
     ui.connect(expiring_api.url, TOKEN)
     ui.pick(path)
 
     assert ui.wait_final("late.bin") == "done", ui.status("late.bin")
-    # Swift refused the expired URL (its 401 has no CORS headers, so the browser sees a
-    # failure); the page got a fresh URL for a new object, and that PUT stored the file.
-    *refused, (last, stored) = puts
-    assert refused and stored == 201, puts
-    assert all(status in (0, 401) for _, status in refused), puts
+    # Swift refused the expired form (its 401 has no CORS headers, so the browser sees a
+    # failure); the page got a fresh form for a new object, and that POST stored the file.
+    *refused, (last, stored) = posts
+    assert refused and stored == 201, posts
+    assert all(status in (0, 401) for _, status in refused), posts
     assert refused[0][0] != last
-    # The fresh URL was for a new object: the one the download serves once completed.
-    object_name = urlsplit(ui.download_url("late.bin")).path.rsplit("/", 1)[1]
-    assert last.endswith(f"/{object_name}/000001")
+    # The form stores the file staged in the segments container; completion publishes it.
+    object_name = ui.row("late.bin").get_attribute("data-object-name")
+    assert last.endswith(f"_segments/{object_name}/00000"), (last, object_name)
+    assert f"/{object_name}?" in ui.download_url("late.bin")
     assert requests.get(ui.download_url("late.bin"), timeout=30).content == path.read_bytes()

@@ -10,11 +10,12 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, Response, Route, expect
 from swiftclient.client import ClientException, Connection
 
 from app.cli.frontend_server import FrontendServer
 from tests.browser.pages import CONTAINER, UploadPage
+from tests.support.servers import ApiServer, StorageServer
 
 MiB = 1024 * 1024
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
@@ -59,6 +60,51 @@ def test_a_file_goes_up_with_progress_and_comes_back_under_its_name(
     response = requests.get(ui.download_url(name), timeout=30)
     assert response.content == data
     assert f"filename*=UTF-8''{quote(name, safe='')}" in response.headers["Content-Disposition"]
+    assert page.errors == []
+
+
+def test_a_small_file_goes_up_through_the_upload_form_and_is_served_once_completed(
+    page: Page, frontend: FrontendServer, browser_api: ApiServer, swift: StorageServer, files
+):
+    (path,) = files(("form upload.txt", 5000))
+    data = path.read_bytes()
+    sent: list[Request] = []
+    page.on("request", lambda r: r.url.startswith(f"{swift.url}/") and sent.append(r))
+    signed: dict = {}
+
+    def keep_signed(response: Response) -> None:
+        if response.request.method == "POST" and response.url == f"{browser_api.url}/uploads":
+            signed.update(response.json())
+
+    page.on("response", keep_signed)
+    before_completion: list[int] = []
+
+    def look_before_completing(route: Route) -> None:
+        # The file is stored by now, and still not served: completion publishes it.
+        before_completion.append(requests.get(signed["download_url"], timeout=30).status_code)
+        route.continue_()
+
+    page.route(f"{browser_api.url}/uploads/*/complete", look_before_completing)
+    ui = UploadPage(page).open(frontend.origin)
+
+    ui.pick(path)
+
+    assert ui.wait_final("form upload.txt") == "done", ui.status("form upload.txt")
+    object_name = ui.row("form upload.txt").get_attribute("data-object-name")
+    form = signed["upload_form"]
+    assert form["url"].endswith(f"/{CONTAINER}_segments/{object_name}/00000")
+    uploads = [r for r in sent if r.method in ("PUT", "POST")]
+    assert [(r.method, r.url) for r in uploads] == [("POST", form["url"])], uploads
+    body = uploads[0].post_data_buffer or b""
+    assert uploads[0].headers["content-type"].startswith("multipart/form-data; boundary=")
+    # The fields first, in the API's order, then the file, named `file` with the form's filename.
+    names = [f'name="{name}"'.encode() for name in [*form["fields"], "file"]]
+    assert [body.index(name) for name in names] == sorted(body.index(name) for name in names)
+    assert f'name="file"; filename="{form["file_name"]}"'.encode() in body
+    assert before_completion == [404]
+    response = requests.get(ui.download_url("form upload.txt"), timeout=30)
+    assert response.status_code == 200
+    assert response.content == data
     assert page.errors == []
 
 
@@ -140,10 +186,13 @@ def test_cancel_stops_the_upload_and_stores_nothing(
     expect(row).to_have_attribute("data-state", "cancelled")
     expect(row.locator(".upload-status")).to_have_text("Cancelled")
     expect(row.get_by_role("button", name="Retry")).to_be_visible()
-    time.sleep(1)  # a PUT that still completed would have been stored by now
+    time.sleep(1)  # a request that still completed would have been stored by now
     with pytest.raises(ClientException) as missing:
         storage.head_object(CONTAINER, object_name)
     assert missing.value.http_status == 404
+    # Nor staged: the form (or PUT) writes the file beside the parts, in the segments container.
+    _, listing = storage.get_container(f"{CONTAINER}_segments", prefix=f"{object_name}/")
+    assert [entry["name"] for entry in listing if entry["name"][-1].isdigit()] == []
     assert page.errors == []
 
 

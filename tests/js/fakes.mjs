@@ -5,42 +5,48 @@
 
 const NO_ANSWER = { status: 0, etag: "", retryAfter: null, text: "" };
 
+/** Bytes of a request's file: the Blob itself, or a form's part `file`. */
+export const fileOf = (body) => (body instanceof FormData ? body.get("file") : body);
+
 /**
- * Scripted storage: each PUT takes the next answer ({status, etag, retryAfter, text, delay},
- * "network" or "hang"), or asks `answers(put)` when it is a function. Returns the stack's `put`
- * and the list of PUTs as they were sent ({url, headers, body, settled}).
+ * Scripted storage: each PUT (or form POST) takes the next answer ({status, etag, retryAfter,
+ * text, delay}, "network" or "hang"), or asks `answers(request)` when it is a function. Returns
+ * the stack's `put` and `post`, and the list of requests as they were sent ({method, url,
+ * headers, body, settled}; a POST's body is its FormData, headers are a PUT's).
  */
 export function fakeStorage(answers) {
   const puts = [];
   const next = typeof answers === "function" ? answers : () => answers.shift();
-  const put = (url, body, { headers = {}, onProgress, signal } = {}) =>
-    new Promise((resolve, reject) => {
-      const record = { url, headers, body, settled: false };
-      puts.push(record);
-      const answer = next(record) ?? { status: 201, etag: "e" };
-      let timer = null;
-      const onAbort = () => {
-        clearTimeout(timer);
-        record.settled = true;
-        reject(new DOMException("The PUT was aborted.", "AbortError"));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (answer === "hang") return;
-      timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        onProgress?.(body.size / 2);
-        record.settled = true;
-        if (answer === "network") return resolve({ ...NO_ANSWER });
-        resolve({
-          status: answer.status,
-          etag: answer.etag ?? "",
-          retryAfter: answer.retryAfter ?? null,
-          text: answer.text ?? "",
-        });
-      }, answer.delay ?? 1);
-    });
-  return { put, puts };
+  const send =
+    (method) =>
+    (url, body, { headers = {}, onProgress, signal } = {}) =>
+      new Promise((resolve, reject) => {
+        const record = { method, url, headers, body, settled: false };
+        puts.push(record);
+        const answer = next(record) ?? { status: 201, etag: "e" };
+        let timer = null;
+        const onAbort = () => {
+          clearTimeout(timer);
+          record.settled = true;
+          reject(new DOMException(`The ${method} was aborted.`, "AbortError"));
+        };
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener("abort", onAbort, { once: true });
+        if (answer === "hang") return;
+        timer = setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort);
+          onProgress?.(fileOf(body).size / 2);
+          record.settled = true;
+          if (answer === "network") return resolve({ ...NO_ANSWER });
+          resolve({
+            status: answer.status,
+            etag: answer.etag ?? "",
+            retryAfter: answer.retryAfter ?? null,
+            text: answer.text ?? "",
+          });
+        }, answer.delay ?? 1);
+      });
+  return { put: send("PUT"), post: send("POST"), puts };
 }
 
 /** A JSON answer as the API sends it (problem+json for errors). */
@@ -51,26 +57,54 @@ export const json = (status, body, headers = {}) =>
   });
 
 /**
- * Scripted API of single-PUT uploads: POST /uploads answers fresh URLs (or the given failures
- * first: a status, or "network" for no answer). `reachable` is the answer of the no-cors probe.
+ * Scripted API of single uploads: POST /uploads answers fresh URLs (or the given failures
+ * first: a status, or "network" for no answer); with `form`, also an upload form, whose fields
+ * `form(n)` may change for the n-th call. `reachable` is the answer of the no-cors probe.
  * Returns the stack's `request` and `reachable`, and the calls as they were made ({url, init}).
  */
-export function fakeApi({ failures = [], expiresIn = 900_000, reachable = true } = {}) {
+export function fakeApi({ failures = [], expiresIn = 900_000, reachable = true, form = null } = {}) {
   const calls = [];
   const request = async (url, init = {}) => {
     calls.push({ url, init });
+    if (url.endsWith("/complete")) {
+      const n = calls.filter((call) => call.url.endsWith("/uploads")).length;
+      return json(200, {
+        object_name: `obj-${n}`,
+        etag: "md5-of-the-file",
+        download_url: `http://storage/v1/AUTH_a/c/obj-${n}?filename=a.txt&completed`,
+      });
+    }
+    if (init.method === "DELETE") return new Response(null, { status: 204 });
     const failure = failures.shift();
     if (failure === "network") throw new TypeError("Failed to fetch");
     if (failure) return json(failure, { status: failure, detail: `no (${failure})` });
     const n = calls.length;
-    return json(201, {
+    const expires = Date.now() + expiresIn;
+    const answer = {
       object_name: `obj-${n}`,
       upload_url: `http://storage/v1/AUTH_a/c/obj-${n}?temp_url_sig=s&temp_url_expires=1`,
       upload_method: "PUT",
       upload_headers: { "Content-Type": "text/plain" },
       download_url: `http://storage/v1/AUTH_a/c/obj-${n}?filename=a.txt`,
-      expires_at: new Date(Date.now() + expiresIn).toISOString(),
-    });
+      expires_at: new Date(expires).toISOString(),
+    };
+    if (form) {
+      answer.upload_id = `u-${n}`;
+      answer.upload_form = {
+        url: `http://storage/v1/AUTH_a/c_segments/obj-${n}/00000`,
+        fields: {
+          redirect: "",
+          max_file_size: "11",
+          max_file_count: "1",
+          expires: String(Math.floor(expires / 1000)),
+          signature: `sig-${n}`,
+          x_delete_after: "86400",
+          ...(typeof form === "function" ? form(n) : {}),
+        },
+        file_name: "1",
+      };
+    }
+    return json(201, answer);
   };
   return { request, reachable: async () => reachable, calls };
 }
@@ -161,7 +195,8 @@ export function fakeSegmented({ size, partSize, batch = 2, ttl = 900_000, fail =
 
 /**
  * Replaces `globalThis.XMLHttpRequest` with a scripted one (answers as for `fakeStorage`, plus
- * `headers`: the raw response header lines). Returns the PUTs as sent; `restore()` undoes it.
+ * `headers`: the raw response header lines). Returns the requests as sent ({method, url,
+ * headers, body, settled}); `restore()` undoes it.
  */
 export function installFakeXhr(answers) {
   const puts = [];
@@ -192,8 +227,10 @@ export function installFakeXhr(answers) {
       puts.push(this.put);
       const answer = next(this.put) ?? { status: 201, etag: "e" };
       if (answer === "hang") return;
+      // A form's body is its file and some 200 bytes of fields and boundaries.
+      const total = body instanceof FormData ? fileOf(body).size + 200 : body.size;
       this.timer = setTimeout(() => {
-        this.upload.onprogress?.({ loaded: body.size / 2 });
+        this.upload.onprogress?.({ loaded: total / 2, total, lengthComputable: true });
         this.put.settled = true;
         if (answer === "network") return this.onerror();
         this.status = answer.status;

@@ -11,6 +11,7 @@ import {
   putBlob,
   resolveHttpStack,
   storagePut,
+  watchedPost,
   watchedPut,
 } from "../../frontend/http.js";
 import * as parts from "../../frontend/parts.js";
@@ -157,6 +158,18 @@ describe("watchedPut and storagePut over any stack", () => {
     assert.equal(answer.stalled, true);
     assert.equal(answer.status, 0);
     assert.ok(puts[0].settled, "the stack saw its signal abort");
+  });
+
+  it("POSTs a form through a stack's post, with the watchdog, counting bytes of its file", async () => {
+    const { post, puts } = fakeStorage(["hang"]);
+    const form = new FormData();
+    form.append("signature", "s");
+    form.append("file", blob, "1");
+    const answer = await watchedPost({ post }, url, form, { headers: { "X-Not": "sent" }, stallTimeout: 20 });
+    assert.equal(answer.stalled, true);
+    assert.equal(puts[0].method, "POST");
+    assert.equal(puts[0].body, form);
+    assert.deepEqual(puts[0].headers, {}, "a form goes without the PUT's headers");
   });
 
   it("passes a stack's answer through, marked not stalled", async () => {

@@ -43,7 +43,7 @@ describe("exports", () => {
 
   it("adds the API client, the default HTTP stack and the event → callback map", () => {
     assert.equal(typeof uploader.ApiClient, "function");
-    assert.deepEqual(Object.keys(uploader.defaultHttpStack).sort(), ["put", "reachable", "request"]);
+    assert.deepEqual(Object.keys(uploader.defaultHttpStack).sort(), ["post", "put", "reachable", "request"]);
     assert.equal(typeof EVENT_CALLBACKS, "object");
   });
 });
