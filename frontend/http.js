@@ -42,7 +42,7 @@ export { Slots, originSlots } from "./slots.js";
  * @property {(url: string, init: RequestInit) => Promise<Response>} request
  *   One API call, fetch-compatible: resolves with a Response (or anything with `status`,
  *   `headers.get()` and `text()`), rejects when no answer arrives.
- * @property {(url: string) => Promise<boolean>} reachable
+ * @property {(url: string, init?: {signal?: AbortSignal}) => Promise<boolean>} reachable
  *   Whether a server answers at `url` at all, whatever its CORS policy.
  */
 
@@ -149,11 +149,12 @@ function exposedHeader(/** @type {XMLHttpRequest} */ xhr, /** @type {string} */ 
  * Tells a CORS refusal from an unreachable server: a `no-cors` request gets an opaque answer
  * from any server that answers at all, whatever its CORS policy.
  * @param {string} url
+ * @param {{signal?: AbortSignal}} [init]
  * @returns {Promise<boolean>}
  */
-async function fetchReachable(url) {
+async function fetchReachable(url, { signal } = {}) {
   try {
-    await fetch(url, { mode: "no-cors", cache: "no-store", credentials: "omit" });
+    await fetch(url, { mode: "no-cors", cache: "no-store", credentials: "omit", signal });
     return true;
   } catch {
     return false;
@@ -189,42 +190,58 @@ export function resolveHttpStack(custom) {
   return stack;
 }
 
+// ms a cancel waits for the answer to a request whose body has gone out whole (see `watched`).
+export const CANCEL_GRACE = 10_000;
+
 /**
  * One request of a stack under the stall watchdog: `stallTimeout` ms without upload progress
  * aborts the attempt, which then resolves as unanswered and `stalled` (it is retried like a
- * network error). Resolves with the answer whatever its status; rejects only when `signal`
- * aborts.
+ * network error). `signal` aborting (a cancel) aborts the request at once while its body is
+ * still going out: storage then stores nothing of it. A body that has gone out whole is
+ * stored by storage whether or not the browser still listens, so then the cancel waits for the
+ * answer (at most CANCEL_GRACE ms): whatever comes after the cancel (the DELETE of the upload)
+ * then finds what it stored. Either way the promise rejects with the cancel's error.
  * @param {(request: PutRequest) => Promise<PutAnswer>} send  one request of the stack
+ * @param {number} size  bytes of the body (of a form: of its file)
  * @param {PutRequest & {stallTimeout?: number}} request
  * @returns {Promise<PutAnswer>}
  */
-function watched(send, { headers = {}, onProgress, signal, stallTimeout = 0 }) {
+function watched(send, size, { headers = {}, onProgress, signal, stallTimeout = 0 }) {
   if (signal?.aborted) return Promise.reject(abortError());
   const attempt = new AbortController();
   let stalled = false;
+  let sent = size === 0; // the body has gone out whole
   /** @type {ReturnType<typeof setTimeout>|undefined} */
   let timer;
   const arm = () => {
-    if (!stallTimeout) return;
+    if (!stallTimeout || signal?.aborted) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
       stalled = true;
       attempt.abort();
     }, stallTimeout);
   };
-  const onAbort = () => attempt.abort();
+  const onAbort = () => {
+    clearTimeout(timer);
+    if (sent) timer = setTimeout(() => attempt.abort(), CANCEL_GRACE);
+    else attempt.abort();
+  };
   signal?.addEventListener("abort", onAbort, { once: true });
   arm();
   const progress = (/** @type {number} */ loaded) => {
+    if (loaded >= size) sent = true;
     arm();
     onProgress?.(loaded);
   };
   return new Promise((resolve) => resolve(send({ headers, onProgress: progress, signal: attempt.signal })))
     .then(
-      (answer) => ({ ...answer, stalled: false }),
+      (answer) => {
+        if (signal?.aborted) throw abortError();
+        return { ...answer, stalled: false };
+      },
       (error) => {
         if (stalled) return { ...NO_ANSWER, stalled: true };
-        throw attempt.signal.aborted ? abortError() : error;
+        throw attempt.signal.aborted || signal?.aborted ? abortError() : error;
       },
     )
     .finally(() => {
@@ -243,7 +260,7 @@ function watched(send, { headers = {}, onProgress, signal, stallTimeout = 0 }) {
  * @returns {Promise<PutAnswer>}
  */
 export function watchedPut(stack, url, blob, request = {}) {
-  return watched((attempt) => stack.put(url, blob, attempt), request);
+  return watched((attempt) => stack.put(url, blob, attempt), blob.size, request);
 }
 
 /**
@@ -256,7 +273,7 @@ export function watchedPut(stack, url, blob, request = {}) {
  */
 export function watchedPost(stack, url, form, request = {}) {
   const send = (/** @type {PutRequest} */ { headers: _, ...attempt }) => stack.post(url, form, attempt);
-  return watched(send, request);
+  return watched(send, formFile(form).size, request);
 }
 
 /**

@@ -30,6 +30,7 @@
 import { ApiClient } from "./api.js";
 import { abortError } from "./errors.js";
 import { resolveHttpStack } from "./http.js";
+import { InFlight } from "./inflight.js";
 import { EVENT_CALLBACKS, normalizeOptions } from "./options.js";
 import { ResumeStore, defaultStorage } from "./parts.js";
 import { newPlan, resumedPlan, uploadSegmented } from "./segmented.js";
@@ -90,6 +91,8 @@ export class Upload extends EventTarget {
   #api;
   /** @type {import("./http.js").HttpStack} */
   #http;
+  /** @type {InFlight} every request of this upload, counted: a cancel's DELETE waits for them */
+  #requests;
 
   /**
    * @param {File|Blob} file
@@ -119,7 +122,8 @@ export class Upload extends EventTarget {
       Boolean(/** @type {File} */ (file).name) &&
       Number.isFinite(/** @type {File} */ (file).lastModified);
     this.resumes = new ResumeStore(resumable ? (storage ?? defaultStorage()) : null);
-    this.#http = resolveHttpStack(this.options.httpStack);
+    this.#requests = new InFlight(resolveHttpStack(this.options.httpStack), this.controller.signal);
+    this.#http = this.#requests.stack;
     const { apiBase, token, retries, retryDelay, maxRetryDelay } = this.options;
     this.#api = new ApiClient({
       apiBase,
@@ -159,7 +163,10 @@ export class Upload extends EventTarget {
     return this.promise;
   }
 
-  /** Aborts whatever is in flight (signing, the PUTs, or a backoff wait) and what was stored. */
+  /**
+   * Aborts whatever is in flight (signing, the uploads, a backoff wait), then, once every
+   * request has ended, DELETEs what was stored.
+   */
   cancel() {
     this.controller.abort();
   }
@@ -233,8 +240,14 @@ export class Upload extends EventTarget {
     return { object_name: answer.object_name, download_url: answer.download_url, etag: answer.etag };
   }
 
-  /** After a cancel: DELETE the upload so nothing it stored stays behind; forget it. */
+  /**
+   * After a cancel: DELETE the upload so nothing it stored stays behind; forget it. The cancel
+   * has aborted every request of the upload (one whose body had gone out whole is answered
+   * first: storage stores it anyway); the DELETE goes once the last has ended, so a request
+   * still going cannot store anything after it.
+   */
   async #abortStored() {
+    await this.#requests.settled();
     if (!this.uploadId) return;
     this.resumes.forget(this.options.apiBase, this.file);
     try {

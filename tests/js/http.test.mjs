@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
+  CANCEL_GRACE,
   Slots,
   defaultHttpStack,
   originSlots,
@@ -158,6 +159,27 @@ describe("watchedPut and storagePut over any stack", () => {
     assert.equal(answer.stalled, true);
     assert.equal(answer.status, 0);
     assert.ok(puts[0].settled, "the stack saw its signal abort");
+  });
+
+  it("gives a request sent whole CANCEL_GRACE ms to answer a cancel, then aborts it", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let aborted = false;
+    const put = (_to, body, { onProgress, signal }) =>
+      new Promise((_resolve, reject) => {
+        onProgress(body.size); // all of it went out; storage does not answer
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          reject(new DOMException("aborted", "AbortError"));
+        });
+      });
+    const controller = new AbortController();
+    const pending = watchedPut({ put }, url, blob, { signal: controller.signal, stallTimeout: 0 });
+    controller.abort();
+    t.mock.timers.tick(CANCEL_GRACE - 1);
+    assert.equal(aborted, false, "storage may still answer");
+    t.mock.timers.tick(1);
+    await assert.rejects(pending, { kind: "aborted" });
+    assert.equal(aborted, true);
   });
 
   it("POSTs a form through a stack's post, with the watchdog, counting bytes of its file", async () => {
