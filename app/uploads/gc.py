@@ -11,6 +11,7 @@ from datetime import datetime
 from ..settings.service import Settings
 from ..storage.interface import ObjectStore
 from . import layout
+from .publishing import CONTENT_MD5
 
 log = logging.getLogger(__name__)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -47,8 +48,8 @@ def collect_garbage(
       write until they expire; the marker keeps the upload refused until the id expires);
     - every piece of an upload whose newest piece is older than ``older_than`` seconds and
       that has no published object (never completed, or deleted since);
-    - of a published upload, whatever is neither one of its parts nor a marker (what a form
-      stored under another name).
+    - of a published upload, whatever is neither one of its parts nor a marker (what its form,
+      which may be POSTed again until it expires, stored under another name).
     """
     cutoff = time.time() - older_than
     groups: dict[str, list[dict]] = {}
@@ -62,8 +63,10 @@ def collect_garbage(
             if doomed:
                 report.uploads_aborted += 1
             why = "aborted upload"
-        elif store.head_object(settings.container, object_name) is not None:
-            doomed = [e for e in entries if not _kept_beside_published(e["name"], object_name)]
+        elif (published := store.head_object(settings.container, object_name)) is not None:
+            single = CONTENT_MD5.lower() in published  # its one part is 000001
+            doomed = [e for e in entries
+                      if not _kept_beside_published(e["name"], object_name, single)]  # fmt: skip
             report.uploads_kept += 1
             why = "published upload's unused objects"
         elif max(last_modified(entry) for entry in entries) < cutoff:
@@ -83,7 +86,9 @@ def collect_garbage(
     return report
 
 
-def _kept_beside_published(name: str, object_name: str) -> bool:
-    return layout.part_number(name, object_name) is not None or layout.is_service_name(
-        name, object_name
-    )
+def _kept_beside_published(name: str, object_name: str, single: bool) -> bool:
+    """A part (a single upload has only part 1: its form may have stored more) or a marker."""
+    number = layout.part_number(name, object_name)
+    if number is not None:
+        return number == 1 or not single
+    return layout.is_service_name(name, object_name)

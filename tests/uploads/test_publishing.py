@@ -267,11 +267,17 @@ def test_gc_removes_single_uploads_never_completed(client, env):
     done = sign(client, size=4)
     assert put(done, b"kept").status_code == 201
     assert complete(client, done).status_code == 200
+    # Its form still works until it expires, and stores other names under its prefix.
+    for name in ("2", "1-again"):
+        extra = done | {"upload_form": done["upload_form"] | {"file_name": name}}
+        assert post_form(extra, b"junk").status_code == 201
     runtime = Runtime.of(client.application)
     report = gc_module.collect_garbage(runtime.storage.store, runtime.settings, older_than=-60)
     assert report.uploads_removed >= 1
     assert staged(client, answer) is None
     assert staged(client, done) is not None  # a published upload's data
+    left = runtime.storage.store.list_objects(SEGMENTS, prefix=done["object_name"] + "/")
+    assert [entry["name"].rsplit("/", 1)[1] for entry in left] == ["000001", "completed"]
     assert requests.get(done["download_url"], timeout=30).content == b"kept"
 
 
