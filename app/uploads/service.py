@@ -149,13 +149,18 @@ class UploadService:
         return self.signer.sign("GET", object_name, expires, filename=filename), expires
 
     # -- what storage holds -------------------------------------------------------------------
-    def stored_parts(self, upload: Upload) -> list[int]:
-        """Numbers of the parts stored with the right length (a single upload's file is 1)."""
+    def stored_parts(self, upload: Upload) -> list[dict[str, Any]]:
+        """The parts stored with the right length, by number: ``{number, etag, size}`` (a single
+        upload's file is part 1), which a resuming client checks against its own."""
         if upload.plan is None:
             staged = layout.segment_name(upload.object_name, 1)
             found = self.store.head_object(self.segments, staged)
-            ok = found is not None and upload.size in (None, int(found.get("content-length", -1)))
-            return [1] if ok else []
+            if found is None:
+                return []
+            size = int(found.get("content-length", -1))
+            etag = found.get("etag", "").strip('"')
+            ok = upload.size in (None, size)
+            return [{"number": 1, "etag": etag, "size": size}] if ok else []
         plan = upload.plan
         stored = []
         for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
@@ -165,8 +170,8 @@ class UploadService:
                 and 1 <= number <= plan.part_count
                 and (entry["bytes"] == plan.part(number)[1])
             ):
-                stored.append(number)
-        return sorted(stored)
+                stored.append({"number": number, "etag": entry["hash"], "size": entry["bytes"]})
+        return sorted(stored, key=lambda part: part["number"])
 
     # -- completion and abort -----------------------------------------------------------------
     def complete(self, upload: Upload, pinned: dict[int, str]) -> Completed:

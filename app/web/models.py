@@ -245,6 +245,12 @@ class PartsBatch(_Answer):
     expires_at: DateTime
 
 
+class StoredPart(_Answer):
+    number: Annotated[int, Field(ge=1, le=MAX_PARTS)]
+    etag: str = Field(description="The part's MD5, as storage reports it.")
+    size: Annotated[int, Field(ge=0)]
+
+
 class UploadStatus(_Answer):
     upload_id: str
     object_name: str
@@ -252,6 +258,9 @@ class UploadStatus(_Answer):
     stored_parts: list[Annotated[int, Field(ge=1)]]
     missing_parts: list[Annotated[int, Field(ge=1)]]
     completed: bool = Field(description="True once complete has published the upload.")
+    parts: list[StoredPart] = Field(
+        description="The stored parts with their etag and size, for a resuming client."
+    )
 
 
 class Completion(_Answer):

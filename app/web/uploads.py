@@ -25,7 +25,15 @@ from ..uploads.errors import UploadRefused
 from ..uploads.ids import UnknownUploadId, Upload
 from ..uploads.service import UploadService
 from .authentication import require_auth
-from .models import Completion, CompletionBatch, FailedCompletion, PartsBatch, Problem, UploadStatus
+from .models import (
+    Completion,
+    CompletionBatch,
+    FailedCompletion,
+    PartsBatch,
+    Problem,
+    StoredPart,
+    UploadStatus,
+)
 from .problems import ApiError, refusal_body
 from .requests import FileRequest, completion_ids, part_number, pinned_etags, upload_requests
 from .runtime import EXTENSION, Runtime, runtime
@@ -138,7 +146,8 @@ def owned_by(uploads: UploadService, upload_id: str, subject: str) -> Upload:
 def upload_status(upload_id: str) -> Any:
     upload, uploads = owned_upload(upload_id)
     count = upload.part_count
-    stored = uploads.stored_parts(upload)
+    parts = uploads.stored_parts(upload)
+    stored = [part["number"] for part in parts]
     missing = sorted(set(range(1, count + 1)) - set(stored))
     return reply(
         UploadStatus(
@@ -148,6 +157,7 @@ def upload_status(upload_id: str) -> Any:
             stored_parts=stored,
             missing_parts=missing,
             completed=uploads.published(upload),
+            parts=[StoredPart(**part) for part in parts],
         )
     )
 

@@ -327,3 +327,14 @@ def test_no_part_url_is_signed_after_completion_and_a_tampered_part_fails(segmen
     tampered = requests.get(answer["download_url"], timeout=60)
     assert tampered.status_code == 409 and b"y" * 64 not in tampered.content
     assert complete(segmented, answer).get_json()["size"] == len(data)
+
+
+def test_the_status_lists_each_stored_part_with_its_etag_and_size(client):
+    answer = sign(client, size=5)
+    status = client.get(f"/uploads/{answer['upload_id']}", headers=AUTH).get_json()
+    assert (status["parts"], status["missing_parts"]) == ([], [1])
+    assert put(answer, b"hello").status_code == 201
+    status = client.get(f"/uploads/{answer['upload_id']}", headers=AUTH).get_json()
+    md5 = hashlib.md5(b"hello").hexdigest()  # noqa: S324
+    assert status["parts"] == [{"number": 1, "etag": md5, "size": 5}]
+    assert (status["stored_parts"], status["completed"]) == ([1], False)
