@@ -124,10 +124,45 @@ def test_check_never_prints_secrets(check_env):
 def test_wrong_credentials_stop_at_authenticate(check_env):
     code, lines = check(check_env | {"ST_KEY": "wrong-key"})
     assert code == 1
-    assert (
-        lines[0] == "FAIL  authenticate           authenticate: storage answered 401 Unauthorized"
+    assert lines[0] == (
+        "FAIL  authenticate           authenticate: storage answered 401 Unauthorized: the "
+        "credentials were refused; fix: check ST_USER and ST_KEY"
     )
     assert len(lines) == 2  # nothing else can be checked
+
+
+def test_check_never_claims_what_it_did_not_check(check_env):
+    assert check(check_env, fix=True)[0] == 0
+    code, lines = check({k: v for k, v in check_env.items() if k != "CORS_ORIGINS"})
+    assert code == 0
+    assert line(lines, "container CORS").startswith("skip")
+    assert "browsers can upload" not in lines[-1]
+    assert lines[-1] == "the checks that ran passed; not checked: container CORS (see above)"
+
+
+def test_check_without_callers_configured_warns_once_and_checks_storage(check_env):
+    assert check(check_env, fix=True)[0] == 0
+    code, lines = check({k: v for k, v in check_env.items() if k != "API_TOKENS"})
+    assert code == 0, lines
+    assert lines[0].startswith("warn  configuration          API_TOKENS is not set")
+    assert [text for text in lines if text.startswith("warn")] == [lines[0]]
+    assert line(lines, "TempURL PUT").startswith("ok")
+    assert "not checked: configuration" in lines[-1]
+
+
+def test_check_into_a_closed_pipe_ends_quietly(check_env):
+    """`upload-signer check | head -1`: the rest of the report has nowhere to go."""
+    command = [str(BIN / "upload-signer"), "check"]
+    with subprocess.Popen(command, env=os.environ | check_env, cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as check_cli:  # fmt: skip
+        head = subprocess.run(["head", "-1"], stdin=check_cli.stdout, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        check_cli.stdout.close()  # head has ended: the next line check writes breaks the pipe
+        stderr = check_cli.stderr.read().decode()
+        check_cli.wait(120)
+    result = subprocess.CompletedProcess(command, check_cli.returncode, head.stdout, stderr)
+    assert result.stdout.startswith("ok    authenticate")
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
 
 
 def test_a_configuration_error_exits_2():
