@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
-APT_PACKAGES ?= curl redis-server chromium nodejs
+APT_PACKAGES ?= curl jq redis-server chromium nodejs
 # Debian packages only the benchmarks need (`make bench`), not the tests.
 BENCH_APT_PACKAGES ?= wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

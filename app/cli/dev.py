@@ -61,6 +61,21 @@ def write_frontend_config(frontend: Path, api_base: str, token: str) -> None:
     (frontend / "config.js").write_text(frontend_config(api_base, token))
 
 
+def try_it(api: str, token: str) -> str:
+    """A shell session that uploads a file, completes it and downloads it (needs curl and jq)."""
+    auth = f"-H 'Authorization: Bearer {token}'"
+    return (
+        "Try it from a shell (curl and jq):\n"
+        "  echo 'hello from upload-signer' > hello.txt\n"
+        f"  curl -s -X POST {api}/uploads {auth} -H 'Content-Type: application/json' \\\n"
+        '       -d \'{"filename": "hello.txt"}\' > answer.json\n'
+        "  curl -s -T hello.txt -H 'Content-Type: text/plain' "
+        '"$(jq -r .upload_url answer.json)"\n'
+        f'  curl -s -X POST "{api}/uploads/$(jq -r .upload_id answer.json)/complete" {auth}\n'
+        '  curl -s -o hello-again.txt "$(jq -r .download_url answer.json)"\n'
+    )
+
+
 def run_dev(args) -> int:
 
     data_dir = Path(args.data_dir).resolve()
@@ -76,12 +91,22 @@ def run_dev(args) -> int:
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        if all(env.get(name) for name in STORAGE_VARIABLES):
+        given = [name for name in STORAGE_VARIABLES if env.get(name)]
+        if len(given) == len(STORAGE_VARIABLES):
             print(f"Using the storage in ST_AUTH: {env['ST_AUTH']}")
+        elif given:  # the service itself would refuse half a set: never fall back silently
+            missing = ", ".join(name for name in STORAGE_VARIABLES if name not in given)
+            print(f"upload-signer dev: configuration error: {', '.join(given)} set but not "
+                  f"{missing}: set all three for your storage, or none for the embedded Swift",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         else:
             node = EmbeddedSwift(data_dir / "swift", port=args.storage_port)
-            env |= node.start().as_env()
+            credentials = node.start().as_env()
+            env |= credentials
             print(f"Embedded Swift:  {node.url}  (data in {node.data_dir})")
+            # For `upload-signer check`, the swift CLI or python-swiftclient against it.
+            print("Storage:         " + " ".join(f"{k}={v}" for k, v in credentials.items()))
         try:
             Settings.from_env(env)
         except ConfigError as exc:
@@ -116,14 +141,7 @@ def run_dev(args) -> int:
             page.start()
             print(f"Frontend:        {page.origin}/  <- open this page")
         print(f"Token:           {token or '(API_TOKENS holds only hashes: use your own token)'}")
-        print(
-            "\nTry it from a shell:\n"
-            f"  curl -s -X POST {api}/uploads -H 'Authorization: Bearer {token}' \\\n"
-            "       -H 'Content-Type: application/json' -d '{\"filename\": \"hello.txt\"}'\n"
-            "  curl -T hello.txt -H 'Content-Type: text/plain' \"<upload_url>\"\n"
-            '  curl -OJ "<download_url>"\n\nCtrl-C stops everything.',
-            flush=True,
-        )
+        print(f"\n{try_it(api, token)}\nCtrl-C stops everything.", flush=True)
         while all(child.poll() is None for child in children):
             if node:
                 node.raise_if_dead()

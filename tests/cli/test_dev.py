@@ -91,6 +91,32 @@ def test_dev_prints_a_working_token_and_stops_everything_on_ctrl_c(dev_stack, tm
         requests.get(api + "/healthz", timeout=5)
 
 
+def test_the_printed_try_it_session_uploads_and_downloads_a_file(dev_stack, tmp_path):
+    _, lines, _ = dev_stack
+    start = lines.index("Try it from a shell (curl and jq):")
+    session = "\n".join(lines[start + 1 : lines.index("Ctrl-C stops everything.")])
+    # Printed lines lose their indentation to strip(); a continued line still ends in "\".
+    work = tmp_path / "shell"
+    work.mkdir()
+    result = subprocess.run(["bash", "-e", "-c", session], cwd=work, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (work / "hello-again.txt").read_text() == (work / "hello.txt").read_text()
+    assert any(line.startswith("Storage:         ST_AUTH=") for line in lines), lines
+
+
+def test_half_a_set_of_storage_variables_is_refused_not_ignored(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ST_")}
+    result = subprocess.run(
+        [str(BIN / "upload-signer"), "dev", "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, env=env | {"ST_AUTH": "http://127.0.0.1:9/auth/v1.0"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "ST_AUTH set but not ST_USER, ST_KEY" in result.stderr
+    assert not (tmp_path / "data" / "swift").exists()  # no embedded store started instead
+
+
 @pytest.mark.parametrize(
     ("api_tokens", "usable"),
     [
