@@ -113,6 +113,9 @@ def run_dev(args) -> int:
             print(f"upload-signer dev: configuration error: {exc}", file=sys.stderr)
             return 2
         api = f"http://127.0.0.1:{api_port}"
+        # The console keeps the banner readable; every log line of the API goes to a file.
+        log_path = data_dir / "api.log"
+        log_file = log_path.open("a")
         children.append(
             subprocess.Popen(
                 [
@@ -128,12 +131,19 @@ def run_dev(args) -> int:
                     "wsgi:app",
                 ],
                 env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         )
-        _wait_for(api + "/readyz", children[-1])
+        log_file.close()  # the child has its own copy
+        try:
+            _wait_for(api + "/readyz", children[-1])
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log: {log_path}") from None
         # A hashed entry cannot be sent: then the page asks for a token instead.
         token = usable_token(env.get("API_TOKENS", "")) or ""
         print(f"API:             {api}")
+        print(f"API log:         {log_path}")
         if (FRONTEND_DIR / "index.html").exists():
             # Also on disk, for whoever serves frontend/ with a server of their own.
             write_frontend_config(FRONTEND_DIR, api, token)

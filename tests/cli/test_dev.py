@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -103,6 +104,10 @@ def test_the_printed_try_it_session_uploads_and_downloads_a_file(dev_stack, tmp_
     assert result.returncode == 0, result.stderr
     assert (work / "hello-again.txt").read_text() == (work / "hello.txt").read_text()
     assert any(line.startswith("Storage:         ST_AUTH=") for line in lines), lines
+    # The console holds the banner; the API's log lines (the requests just made) go to a file.
+    log = next(line for line in lines if line.startswith("API log:")).split(None, 2)[2]
+    assert '"method": "POST", "path": "/uploads", "status": 201' in Path(log).read_text()
+    assert not any(line.startswith("{") for line in lines)
 
 
 def test_half_a_set_of_storage_variables_is_refused_not_ignored(tmp_path):
