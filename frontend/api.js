@@ -111,8 +111,9 @@ export class ApiClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        // No `cache: "no-store"`: Chromium then skips its preflight cache and sends an OPTIONS
+        // before every call. The API answers `Cache-Control: no-store` itself.
         credentials: "omit",
-        cache: "no-store",
         signal,
       });
       text = await response.text();
