@@ -25,7 +25,9 @@ export { Slots, originSlots } from "./slots.js";
 /**
  * @typedef {object} PutRequest
  * @property {Record<string, string>} [headers]  sent as they are, nothing added
- * @property {(loaded: number) => void} [onProgress]  bytes of the body (of a form: of its file) sent so far
+ * @property {(loaded: number) => void} [onProgress]  bytes of the body (of a form: of its file) sent so
+ *   far. Absent: the request must not listen to upload progress (an XMLHttpRequest with an
+ *   upload listener is never a CORS "simple request": a form POST without one needs no preflight)
  * @property {AbortSignal} [signal]  aborts the request
  */
 
@@ -69,7 +71,8 @@ function xhrSend(method, url, body, { headers = {}, onProgress, signal }, sent) 
     };
     xhr.open(method, url);
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    xhr.upload.onprogress = (event) => onProgress?.(sent(event));
+    // Only with a listener: an upload listener makes the request need a CORS preflight.
+    if (onProgress) xhr.upload.onprogress = (event) => onProgress(sent(event));
     xhr.onload = () =>
       settle(() =>
         resolve({
@@ -210,7 +213,9 @@ function watched(send, size, { headers = {}, onProgress, signal, stallTimeout = 
   if (signal?.aborted) return Promise.reject(abortError());
   const attempt = new AbortController();
   let stalled = false;
-  let sent = size === 0; // the body has gone out whole
+  // The body has gone out whole. Without progress events that is unknown, so a cancel then
+  // waits for the answer (such a request carries a small file: it comes quickly).
+  let sent = size === 0 || !onProgress;
   /** @type {ReturnType<typeof setTimeout>|undefined} */
   let timer;
   const arm = () => {
@@ -233,7 +238,8 @@ function watched(send, size, { headers = {}, onProgress, signal, stallTimeout = 
     arm();
     onProgress?.(loaded);
   };
-  return new Promise((resolve) => resolve(send({ headers, onProgress: progress, signal: attempt.signal })))
+  const listen = onProgress ? progress : undefined;
+  return new Promise((resolve) => resolve(send({ headers, onProgress: listen, signal: attempt.signal })))
     .then(
       (answer) => {
         if (signal?.aborted) throw abortError();

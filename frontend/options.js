@@ -6,7 +6,8 @@
 /**
  * The tunable options and their defaults; `Upload` fills in whatever a caller leaves out.
  * @type {Readonly<{retries: number, retryDelay: number, maxRetryDelay: number, stallTimeout: number,
- *   speedWindow: number, parallel: number, checksum: boolean|"auto", resume: boolean}>}
+ *   speedWindow: number, parallel: number, checksum: boolean|"auto", resume: boolean,
+ *   smallFileSize: number}>}
  */
 export const DEFAULTS = Object.freeze({
   retries: 5, // further attempts after the first, for each request
@@ -19,6 +20,11 @@ export const DEFAULTS = Object.freeze({
   // while hashing keeps ahead of the uploads, none for the rest once parts wait for it.
   checksum: "auto",
   resume: true, // remember segmented uploads in localStorage and resume them
+  // Bytes up to which a file with an upload form goes up without byte progress, as a CORS
+  // "simple request" (no upload listener, no custom header), which needs no preflight. 1 MiB
+  // takes 0.1 s at 80 Mbit/s, 1 s at 8 Mbit/s: byte progress would show little more than one
+  // jump, while its preflight costs a whole round trip per file. 0 = always byte progress.
+  smallFileSize: 1024 * 1024,
 });
 
 /**
@@ -63,6 +69,8 @@ export const EVENT_CALLBACKS = Object.freeze({
  * @property {number} [parallel]  parts of a segmented upload in flight at once
  * @property {boolean|"auto"} [checksum]  each part's MD5 as ETag: always, never, or while it keeps up
  * @property {boolean} [resume]  remember segmented uploads and resume them
+ * @property {number} [smallFileSize]  bytes up to which a form upload reports no byte progress
+ *   and so needs no CORS preflight (default 1 MiB; 0 = always byte progress)
  * @property {Storage|null} [storage]  where resume records live (default: localStorage)
  * @property {Partial<import("./http.js").HttpStack>} [httpStack]  replaces some or all requests
  */

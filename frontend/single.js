@@ -31,6 +31,12 @@ export async function uploadSingle(run, first) {
   let signed = first;
   const meter = new ProgressMeter(file.size, { window: options.speedWindow });
   emit("progress", meter.update(0));
+  // A small file's form goes without an upload listener, so without a preflight (see
+  // DEFAULTS.smallFileSize): its progress goes from nothing to all of it.
+  const quiet = Boolean(signed.upload_form) && file.size <= options.smallFileSize;
+  const onProgress = quiet
+    ? undefined
+    : (/** @type {number} */ loaded) => emit("progress", meter.update(loaded));
   const answer = await sendUntilStored(run, {
     blob: file,
     signal,
@@ -44,7 +50,7 @@ export async function uploadSingle(run, first) {
     refresh: async () => {
       signed = await run.sign();
     },
-    onProgress: (loaded) => emit("progress", meter.update(loaded)),
+    onProgress,
   });
   emit("progress", meter.update(file.size));
   // A form's answer has no ETag: completion then pins nothing, and answers the MD5 itself.

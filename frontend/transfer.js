@@ -49,8 +49,9 @@ const MAX_REFRESHES = 3;
  * UploadError (or the cancel's).
  * @param {Run} run
  * @param {Destination & {blob: Blob, signal: AbortSignal, part?: number,
- *   onProgress: (loaded: number) => void, onFailure?: () => void}} transfer
- *   `onFailure` runs after each failed attempt, before any wait
+ *   onProgress?: (loaded: number) => void, onFailure?: () => void}} transfer
+ *   `onFailure` runs after each failed attempt, before any wait; without `onProgress` the
+ *   request listens to no upload progress (a form then goes without a preflight)
  * @returns {Promise<import("./http.js").PutAnswer>}
  */
 export async function sendUntilStored(

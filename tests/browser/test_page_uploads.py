@@ -168,9 +168,10 @@ def take_screenshot(page: Page, ui: UploadPage, files, tmp_path: Path) -> None:
 def test_cancel_stops_the_upload_and_stores_nothing(
     page: Page, frontend: FrontendServer, files, storage: Connection
 ):
-    (path,) = files(("slow.bin", 1 * MiB))
+    # Above the module's smallFileSize (1 MiB), so the form reports byte progress.
+    (path,) = files(("slow.bin", 2 * MiB))
     ui = UploadPage(page).open(frontend.origin)
-    ui.throttle_uploads(64 * 1024)  # 16 s for the whole file: surely still in flight
+    ui.throttle_uploads(64 * 1024)  # 32 s for the whole file: surely still in flight
     ui.pick(path)
     row = ui.row("slow.bin")
     expect(row).to_have_attribute("data-state", "uploading")

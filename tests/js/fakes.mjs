@@ -223,7 +223,7 @@ export function installFakeXhr(answers) {
       this.onabort?.();
     }
     send(body) {
-      this.put = { method: this.method, url: this.url, headers: this.headers, body, settled: false };
+      this.put = { method: this.method, url: this.url, headers: this.headers, body, settled: false, xhr: this };
       puts.push(this.put);
       const answer = next(this.put) ?? { status: 201, etag: "e" };
       if (answer === "hang") return;

@@ -72,12 +72,34 @@ describe("the upload form", () => {
     });
   });
 
-  it("reports progress in bytes of the file while the form goes up (XMLHttpRequest)", async () => {
+  it("sends a small file's form with no upload listener and no header: no preflight", async () => {
     const xhrs = installFakeXhr([{ status: 201, delay: 5 }]);
     try {
       const progress = [];
       const api = fakeApi({ form: true });
       await uploadFile(file, { ...fast, httpStack: api, onProgress: (p) => progress.push(p) });
+      assert.equal(xhrs.length, 1);
+      assert.equal(xhrs[0].method, "POST");
+      assert.deepEqual(xhrs[0].headers, {}, "no custom header");
+      assert.equal(xhrs[0].xhr.upload.onprogress, undefined, "no upload listener");
+      assert.deepEqual(
+        progress.map((p) => p.percent),
+        [0, 100],
+        "the whole file at once",
+      );
+    } finally {
+      xhrs.restore();
+    }
+  });
+
+  it("reports progress in bytes of the file while a form above smallFileSize goes up", async () => {
+    const xhrs = installFakeXhr([{ status: 201, delay: 5 }]);
+    try {
+      const progress = [];
+      const api = fakeApi({ form: true });
+      const options = { ...fast, smallFileSize: 10, httpStack: api, onProgress: (p) => progress.push(p) };
+      await uploadFile(file, options);
+      assert.equal(typeof xhrs[0].xhr.upload.onprogress, "function");
       assert.equal(xhrs.length, 1);
       assert.equal(xhrs[0].method, "POST");
       assert.equal(xhrs[0].url, "http://storage/v1/AUTH_a/c_segments/obj-1/00000");

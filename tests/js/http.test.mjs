@@ -173,13 +173,36 @@ describe("watchedPut and storagePut over any stack", () => {
         });
       });
     const controller = new AbortController();
-    const pending = watchedPut({ put }, url, blob, { signal: controller.signal, stallTimeout: 0 });
+    const request = { signal: controller.signal, stallTimeout: 0, onProgress: () => {} };
+    const pending = watchedPut({ put }, url, blob, request);
     controller.abort();
     t.mock.timers.tick(CANCEL_GRACE - 1);
     assert.equal(aborted, false, "storage may still answer");
     t.mock.timers.tick(1);
     await assert.rejects(pending, { kind: "aborted" });
     assert.equal(aborted, true);
+  });
+
+  it("waits for the answer of a request without progress listener on a cancel: it may be stored", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let given = "unset";
+    let aborted = false;
+    const put = (_to, _body, { onProgress, signal }) =>
+      new Promise((_resolve, reject) => {
+        given = onProgress;
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          reject(new DOMException("aborted", "AbortError"));
+        });
+      });
+    const controller = new AbortController();
+    const pending = watchedPut({ put }, url, blob, { signal: controller.signal, stallTimeout: 0 });
+    assert.equal(given, undefined, "no listener is passed on to the stack");
+    controller.abort();
+    t.mock.timers.tick(CANCEL_GRACE - 1);
+    assert.equal(aborted, false, "storage may still answer");
+    t.mock.timers.tick(1);
+    await assert.rejects(pending, { kind: "aborted" });
   });
 
   it("POSTs a form through a stack's post, with the watchdog, counting bytes of its file", async () => {
