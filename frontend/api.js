@@ -53,7 +53,8 @@ import { waitToRetry } from "./retry.js";
 
 /**
  * POST /uploads/<id>/complete's answer.
- * @typedef {{object_name: string, download_url: string, etag: string, size?: number}} CompletedUpload
+ * @typedef {{object_name: string, download_url: string, etag: string, size?: number,
+ *   upload_id?: string}} CompletedUpload
  */
 
 /**
@@ -182,6 +183,36 @@ export class ApiClient {
     const body = { filename, size };
     if (contentType) body.content_type = contentType;
     return this.request({ method: "POST", path: "/uploads", body, signal, expect: [201] });
+  }
+
+  /**
+   * POST /uploads with `{"files": [...]}`: each file signed as `sign` would, in order. All or
+   * nothing: one refused file fails the call (its `invalid_params` name it, `files[3].size`).
+   * @param {{filename?: string, contentType?: string, size: number}[]} files  1 to BATCH_MAX
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<SignedUpload[]>}
+   */
+  async signBatch(files, signal) {
+    const body = {
+      files: files.map(({ filename, contentType, size }) =>
+        contentType ? { filename, size, content_type: contentType } : { filename, size },
+      ),
+    };
+    const answer = await this.request({ method: "POST", path: "/uploads", body, signal, expect: [201] });
+    return answer.files;
+  }
+
+  /**
+   * POST /uploads/complete with `{"upload_ids": [...]}`: per id, in order, its completion or
+   * `{upload_id, problem}`. Pins no etag.
+   * @param {string[]} uploadIds  1 to BATCH_MAX
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<(CompletedUpload | {upload_id: string, problem: any})[]>}
+   */
+  async completeBatch(uploadIds, signal) {
+    const body = { upload_ids: uploadIds };
+    const answer = await this.request({ method: "POST", path: "/uploads/complete", body, signal });
+    return answer.files;
   }
 
   /**

@@ -37,6 +37,7 @@ import { newPlan, resumedPlan, uploadSegmented } from "./segmented.js";
 import { uploadSingle } from "./single.js";
 
 export { ApiClient, callApi, requestUpload } from "./api.js";
+export { UploadBatch, uploadFiles } from "./batch.js";
 export { UploadError, classifyStatus, problemDetail } from "./errors.js";
 export { defaultHttpStack, putBlob } from "./http.js";
 export { DEFAULTS, EVENT_CALLBACKS } from "./options.js";
@@ -76,6 +77,16 @@ export { discardUpload, pendingUploads } from "./segmented.js";
 /** @typedef {"idle"|"signing"|"uploading"|"completing"|"done"|"failed"|"cancelled"} UploadState */
 
 /**
+ * How an UploadBatch (batch.js) runs one of its files: signed with the others, completed with
+ * the others. Not part of the public surface.
+ * @typedef {object} UploadHooks
+ * @property {() => Promise<import("./api.js").SignedUpload|null>} signed  this file's answer of
+ *   the batch's POST /uploads; null: the file signs (or resumes) on its own
+ * @property {(uploadId: string, etags: Record<number|string, string>, signal: AbortSignal)
+ *   => Promise<import("./api.js").CompletedUpload>} complete  completes a single upload
+ */
+
+/**
  * One file's upload. An EventTarget whose events (CustomEvents, data in `detail`) each also
  * call the matching `on<Event>` option (EVENT_CALLBACKS) with the same detail:
  *  - "signed"   {object_name, download_url, expires_at}  each time URLs are (re)issued
@@ -93,13 +104,17 @@ export class Upload extends EventTarget {
   #http;
   /** @type {InFlight} every request of this upload, counted: a cancel's DELETE waits for them */
   #requests;
+  /** @type {UploadHooks|null} */
+  #hooks;
 
   /**
    * @param {File|Blob} file
    * @param {import("./options.js").UploadOptions} options  apiBase and token are required
+   * @param {UploadHooks|null} [hooks]  for UploadBatch only
    */
-  constructor(file, options) {
+  constructor(file, options, hooks = null) {
     super();
+    this.#hooks = hooks;
     /** @type {File|Blob} */
     this.file = file;
     /** @type {import("./options.js").NormalizedOptions} the options with every default filled in */
@@ -181,7 +196,9 @@ export class Upload extends EventTarget {
   }
 
   async #run() {
-    if (this.controller.signal.aborted) throw abortError();
+    const hooks = this.#hooks;
+    // A batch's file cancelled while signed with the others still learns its id, to DELETE it.
+    if (this.controller.signal.aborted && !hooks) throw abortError();
     /** @type {import("./transfer.js").Run} */
     const run = {
       upload: this,
@@ -195,11 +212,32 @@ export class Upload extends EventTarget {
       sign: () => this.#sign(),
       complete: (etags) => this.#complete(etags),
     };
-    const resumed = await resumedPlan(run);
+    const presigned = hooks ? await this.#presigned(hooks) : null;
+    const resumed = presigned ? null : await resumedPlan(run);
     if (resumed) return uploadSegmented(run, resumed);
-    const signed = await this.#sign();
+    const signed = presigned ?? (await this.#sign());
     if (!signed.segmented) return uploadSingle(run, signed);
     return uploadSegmented(run, newPlan(run, signed));
+  }
+
+  /**
+   * This file's answer of its batch's POST /uploads, announced as `#sign` does; null when the
+   * file is to sign on its own.
+   * @param {UploadHooks} hooks
+   */
+  async #presigned(hooks) {
+    this.state = "signing";
+    const signed = await hooks.signed();
+    if (signed) {
+      this.uploadId = signed.upload_id || null;
+      this.#emit("signed", {
+        object_name: signed.object_name,
+        download_url: signed.download_url,
+        expires_at: signed.expires_at,
+      });
+    }
+    if (this.controller.signal.aborted) throw abortError();
+    return signed;
   }
 
   /** POST /uploads for this file, through the same ApiClient#sign as `requestUpload`. */
@@ -231,11 +269,13 @@ export class Upload extends EventTarget {
    */
   async #complete(etags) {
     this.state = "completing";
-    const answer = await this.#api.complete(
-      /** @type {string} */ (this.uploadId),
-      etags,
-      this.controller.signal,
-    );
+    const id = /** @type {string} */ (this.uploadId);
+    const { signal } = this.controller;
+    // A batch completes its single uploads together; a segmented one completes on its own.
+    const batched = this.#hooks && !this.segmented;
+    const answer = batched
+      ? await /** @type {UploadHooks} */ (this.#hooks).complete(id, etags, signal)
+      : await this.#api.complete(id, etags, signal);
     this.resumes.forget(this.options.apiBase, this.file);
     return { object_name: answer.object_name, download_url: answer.download_url, etag: answer.etag };
   }

@@ -277,3 +277,66 @@ export class MemoryStorage {
     this.#items.delete(key);
   }
 }
+
+/**
+ * Scripted API of batches, as the real one answers: POST /uploads with `files` (a single
+ * upload's answer per file, with an upload form), POST /uploads/complete with `upload_ids`,
+ * POST /uploads/<id>/complete and DELETE /uploads/<id>. `problem(id)` may answer a problem
+ * for one id of a batch completion; `signStatus` fails every batch signing with it. Returns
+ * the stack's `request` and `reachable`, the calls as made ({method, path, body}), and the
+ * ids completed and deleted.
+ */
+export function fakeBatchApi({ problem = () => null, signStatus = 0 } = {}) {
+  const calls = [];
+  const state = { calls, completed: new Set(), deleted: new Set(), signed: 0 };
+  const single = (n, { filename, size }) => ({
+    upload_id: `u-${n}`,
+    object_name: `obj-${n}`,
+    upload_url: `http://storage/v1/AUTH_a/c_segments/obj-${n}/00001?temp_url_sig=s&temp_url_expires=1`,
+    upload_method: "PUT",
+    upload_headers: { "Content-Type": "text/plain" },
+    upload_form: {
+      url: `http://storage/v1/AUTH_a/c_segments/obj-${n}/00000`,
+      fields: { redirect: "", max_file_size: String(size), max_file_count: "1", expires: "9999999999",
+        signature: `sig-${n}` },
+      file_name: "1",
+    },
+    download_url: `http://storage/v1/AUTH_a/c/obj-${n}?filename=${filename}`,
+    expires_at: new Date(Date.now() + 900_000).toISOString(),
+  });
+  const done = (id) => {
+    state.completed.add(id);
+    const n = id.slice(2);
+    return { upload_id: id, object_name: `obj-${n}`, etag: `md5-${n}`, download_url: `http://storage/c/obj-${n}` };
+  };
+  state.reachable = async () => true;
+  state.request = async (url, init = {}) => {
+    const method = init.method ?? "GET";
+    const path = url.replace(/^http:\/\/api/, "");
+    const body = init.body ? JSON.parse(init.body) : null;
+    calls.push({ method, path, body });
+    if (method === "POST" && path === "/uploads") {
+      if (body.files) {
+        if (signStatus) return json(signStatus, { status: signStatus, detail: "no batches here" });
+        return json(201, { files: body.files.map((file) => single(++state.signed, file)) });
+      }
+      return json(201, single(++state.signed, body));
+    }
+    if (method === "POST" && path === "/uploads/complete") {
+      const files = body.upload_ids.map((id) => {
+        const refused = problem(id);
+        return refused ? { upload_id: id, problem: refused } : done(id);
+      });
+      return json(200, { files });
+    }
+    const one = path.match(/^\/uploads\/(u-\d+)\/complete$/);
+    if (method === "POST" && one) return json(200, done(one[1]));
+    const deleted = path.match(/^\/uploads\/(u-\d+)$/);
+    if (method === "DELETE" && deleted) {
+      state.deleted.add(deleted[1]);
+      return new Response(null, { status: 204 });
+    }
+    return json(404, { detail: `no route ${method} ${path}` });
+  };
+  return state;
+}

@@ -33,6 +33,8 @@ describe("exports", () => {
       "pendingUploads",
       "discardUpload",
       "uploadFile",
+      "uploadFiles",
+      "UploadBatch",
       "PartSchedule",
       "PartUrls",
       "ResumeStore",
