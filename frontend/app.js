@@ -1,7 +1,14 @@
 // The demo page: settings, file picking / drag and drop, and one row per upload.
-import { Upload, discardUpload, formatBytes, formatDuration, pendingUploads } from "./uploader.js";
+import {
+  ProgressMeter,
+  Upload,
+  UploadBatch,
+  discardUpload,
+  formatBytes,
+  formatDuration,
+  pendingUploads,
+} from "./uploader.js";
 
-const MAX_PARALLEL = 3; // browsers open at most 6 connections per host; leave room
 const SAVED = "upload-signer.settings";
 // Upload options from config.js's `upload` (e.g. { parallel: 4, checksum: true }): see docs.
 let uploadOptions = {};
@@ -23,6 +30,11 @@ const ui = {
   unfinished: $("#unfinished"),
   unfinishedList: $("#unfinished-list"),
   unfinishedRow: $("#unfinished-row"),
+  overall: $("#overall"),
+  overallBar: $("#overall-bar"),
+  overallText: $("#overall-text"),
+  cancelAll: $("#cancel-all"),
+  clearFinished: $("#clear-finished"),
 };
 
 // ---------------------------------------------------------------- settings
@@ -76,29 +88,64 @@ async function initSettings() {
   });
 }
 
-// ---------------------------------------------------------------- queue
+// ---------------------------------------------------------------- rows, drawn once a frame
 
-const queue = [];
-let running = 0;
-
-function pump() {
-  while (running < MAX_PARALLEL && queue.length) {
-    const start = queue.shift();
-    running += 1;
-    start().finally(() => {
-      running -= 1;
-      pump();
-    });
-  }
-}
-
-// ---------------------------------------------------------------- one row per file
+// Every row of the list, in the order the files came; its figures are drawn once a frame.
+const rows = [];
+const dirty = new Set();
+let frame = 0;
+let followUntil = 0; // the list scrolls to the first running row unless the person scrolls
+const RUNNING = new Set(["signing", "uploading", "completing", "retrying"]);
+const ENDED = new Set(["done", "failed", "cancelled"]);
 
 function announce(text) {
   ui.announcer.textContent = text;
 }
 
-function addFile(file) {
+function redraw(model) {
+  dirty.add(model);
+  frame ||= requestAnimationFrame(flush);
+}
+
+function flush() {
+  frame = 0;
+  for (const model of dirty) draw(model);
+  dirty.clear();
+  drawSummary();
+  const first = rows.find((model) => RUNNING.has(model.state));
+  if (first && first !== flush.followed && Date.now() > followUntil) {
+    flush.followed = first;
+    first.row.scrollIntoView({ block: "nearest" });
+  }
+}
+for (const type of ["wheel", "touchmove", "keydown"]) {
+  addEventListener(type, () => (followUntil = Date.now() + 3000), { passive: true });
+}
+
+function draw(model) {
+  const { el, row, file } = model;
+  row.dataset.state = model.state;
+  el.status.textContent = model.text;
+  const percent = file.size ? Math.min(100, (model.loaded / file.size) * 100) : 100;
+  el.bar.value = model.state === "done" ? 100 : percent;
+  el.bar.setAttribute("aria-valuetext", `${Math.floor(el.bar.value)}%`);
+  el.rate.textContent = model.rate;
+  el.button.textContent = model.state === "failed" || model.state === "cancelled" ? "Retry" : "Cancel";
+  el.button.hidden = model.state === "done";
+  if (model.parts) {
+    el.parts.textContent = model.parts;
+    el.parts.hidden = false;
+  }
+  if (model.result && el.link.hidden) {
+    el.link.href = model.result.download_url;
+    el.link.download = file.name; // ignored cross-origin; storage's Content-Disposition names it
+    el.link.textContent = `Download ${file.name}`;
+    el.link.title = model.result.etag ? `MD5 ${model.result.etag}` : "";
+    el.link.hidden = false;
+  }
+}
+
+function newRow(file) {
   const row = ui.row.content.firstElementChild.cloneNode(true);
   const el = {
     name: $(".upload-name", row),
@@ -114,123 +161,164 @@ function addFile(file) {
   el.name.title = file.name;
   el.size.textContent = formatBytes(file.size);
   el.bar.setAttribute("aria-label", `Upload of ${file.name}`);
-  ui.listTitle.hidden = false;
-  ui.list.prepend(row);
-
-  let upload = null;
-  let queued = null;
-  let startedAt = 0;
-  let spokenStep = -1;
-
-  const setState = (state, text) => {
-    row.dataset.state = state;
-    el.status.textContent = text;
-  };
-
-  const onProgress = ({ loaded, total, percent, speed, eta }) => {
-    el.bar.value = percent;
-    el.bar.setAttribute("aria-valuetext", `${Math.floor(percent)}%`);
-    el.rate.textContent = speed
-      ? `${formatBytes(loaded)} of ${formatBytes(total)} · ${formatBytes(speed)}/s · ${formatDuration(eta)} left`
-      : `${formatBytes(loaded)} of ${formatBytes(total)}`;
-    // The live status speaks in 10 % steps, not on every progress event.
-    const step = Math.floor(percent / 10);
-    if (step !== spokenStep) {
-      spokenStep = step;
-      setState("uploading", `Uploading… ${step * 10}%`);
-    }
-  };
-
-  const onRetry = ({ reason, delay, attempt }) => {
-    const why = {
-      expired: "the upload link expired, getting a fresh one",
-      network: "network error",
-      server: "server error",
-      stalled: "no progress",
-      api: "API unavailable",
-    }[reason];
-    const when = delay ? ` in ${formatDuration(delay / 1000)}` : "";
-    setState("retrying", `Retrying${when} (${why ?? reason}, attempt ${attempt + 1})…`);
-    spokenStep = -1;
-  };
-
-  const finish = (result) => {
-    const seconds = (performance.now() - startedAt) / 1000;
-    el.bar.value = 100;
-    const resumed = row.dataset.resumed ? ` (resumed: ${row.dataset.resumed} parts were already stored)` : "";
-    el.rate.textContent = `${formatBytes(file.size)} in ${formatDuration(seconds)}${resumed}`;
-    el.link.href = result.download_url;
-    el.link.download = file.name; // ignored cross-origin; storage's Content-Disposition names it
-    el.link.textContent = `Download ${file.name}`;
-    el.link.title = result.etag ? `MD5 ${result.etag}` : "";
-    el.link.hidden = false;
-    el.button.hidden = true;
-    setState("done", "Uploaded");
-    announce(`${file.name} uploaded.`);
-  };
-
-  const fail = (error) => {
-    if (error.kind === "aborted") {
-      setState("cancelled", "Cancelled");
-      announce(`${file.name}: upload cancelled.`);
-    } else {
-      setState("failed", error.message);
-      announce(`${file.name} failed: ${error.message}`);
-      if (error.kind === "auth") ui.settings.open = true;
-    }
-    el.rate.textContent = "";
-    el.button.textContent = "Retry";
-  };
-
-  const enqueue = () => {
-    setState("waiting", "Waiting…");
-    el.bar.value = 0;
-    el.button.textContent = "Cancel";
-    delete row.dataset.resumed;
-    upload = null;
-    queued = () => {
-      queued = null;
-      startedAt = performance.now();
-      upload = new Upload(file, { ...uploadOptions, ...settings(), onProgress, onRetry });
-      upload.addEventListener("signed", (e) => {
-        row.dataset.objectName = e.detail.object_name;
-        showUnfinished(); // a segmented upload is now remembered (or resumed)
-      });
-      upload.addEventListener("resume", (e) => {
-        const { stored_parts: stored, missing_parts: missing } = e.detail;
-        row.dataset.resumed = String(stored.length);
-        setState(
-          "uploading",
-          `Resuming: ${stored.length} of ${stored.length + missing.length} parts already stored`,
-        );
-      });
-      upload.addEventListener("part", (e) => {
-        el.parts.textContent = `${e.detail.stored} of ${e.detail.total} parts`;
-        el.parts.hidden = false;
-      });
-      setState("signing", "Starting…");
-      return upload.start().then(finish, fail).finally(showUnfinished);
-    };
-    queue.push(queued);
-    pump();
-  };
-
+  const model = { file, row, el, state: "waiting", text: "Waiting…", rate: "", loaded: 0, upload: null };
   el.button.addEventListener("click", () => {
-    if (row.dataset.state === "failed" || row.dataset.state === "cancelled") {
-      enqueue();
-    } else if (queued) {
-      queue.splice(queue.indexOf(queued), 1);
-      queued = null;
-      fail({ kind: "aborted" });
-    } else {
-      upload?.cancel();
-    }
+    if (ENDED.has(model.state)) retry(model);
+    else model.upload?.cancel();
   });
-  enqueue();
+  return model;
 }
 
-function addFiles(files) {
-  for (const file of files) addFile(file);
+// ---------------------------------------------------------------- one file's events
+
+const WHY = {
+  expired: "the upload link expired, getting a fresh one",
+  network: "network error",
+  server: "server error",
+  stalled: "no progress",
+  api: "API unavailable",
+};
+
+function follow(model, upload) {
+  model.upload = upload;
+  model.startedAt = 0;
+  const set = (state, text) => {
+    model.state = state;
+    model.text = text;
+    redraw(model);
+  };
+  upload.addEventListener("signed", (e) => {
+    model.row.dataset.objectName = e.detail.object_name;
+    if (upload.segmented) showUnfinished(); // remembered now
+  });
+  upload.addEventListener("resume", (e) => {
+    const { stored_parts: stored, missing_parts: missing } = e.detail;
+    model.resumed = stored.length;
+    set("uploading", `Resuming: ${stored.length} of ${stored.length + missing.length} parts already stored`);
+  });
+  upload.addEventListener("part", (e) => {
+    model.parts = `${e.detail.stored} of ${e.detail.total} parts`;
+    redraw(model);
+  });
+  upload.addEventListener("progress", (e) => {
+    const { loaded, total, percent, speed, eta } = e.detail;
+    model.startedAt ||= performance.now();
+    model.loaded = loaded;
+    // In step with the bar; "Finishing…" once every byte is out and storage or the API still works.
+    const finishing = loaded >= total;
+    const left = finishing || eta === null ? "" : ` · ${formatDuration(eta)} left`;
+    model.rate = speed
+      ? `${formatBytes(loaded)} of ${formatBytes(total)} · ${formatBytes(speed)}/s${left}`
+      : `${formatBytes(loaded)} of ${formatBytes(total)}`;
+    set("uploading", finishing ? "Finishing…" : `Uploading… ${Math.floor(percent)}%`);
+  });
+  upload.addEventListener("retry", (e) => {
+    const { reason, delay, attempt } = e.detail;
+    const when = delay ? ` in ${formatDuration(delay / 1000)}` : "";
+    set("retrying", `Retrying${when} (${WHY[reason] ?? reason}, attempt ${attempt + 1})…`);
+  });
+  upload.addEventListener("done", (e) => {
+    const seconds = (performance.now() - (model.startedAt || performance.now())) / 1000;
+    const resumed = model.resumed ? ` (resumed: ${model.resumed} parts were already stored)` : "";
+    model.result = e.detail;
+    model.loaded = model.file.size;
+    model.rate = `${formatBytes(model.file.size)} in ${formatDuration(seconds)}${resumed}`;
+    set("done", "Uploaded");
+    announce(`${model.file.name} uploaded.`);
+    if (upload.segmented) showUnfinished(); // forgotten now
+  });
+  upload.addEventListener("error", (e) => {
+    const { error } = e.detail;
+    model.rate = "";
+    model.loaded = 0;
+    if (error.kind === "aborted") {
+      set("cancelled", "Cancelled");
+      announce(`${model.file.name}: upload cancelled.`);
+    } else {
+      set("failed", error.message);
+      announce(`${model.file.name} failed: ${error.message}`);
+      if (error.kind === "auth") ui.settings.open = true;
+    }
+    showUnfinished();
+  });
+}
+
+// ---------------------------------------------------------------- batches, retries, summary
+
+const batches = new Set();
+const meter = { progress: null, loaded: 0 };
+
+function addFiles(list) {
+  const files = [...list];
+  if (!files.length) return;
+  const models = files.map(newRow);
+  const fragment = document.createDocumentFragment();
+  for (const model of models) fragment.append(model.row);
+  ui.list.append(fragment); // in the order they came: the oldest running row stays on top
+  rows.push(...models);
+  ui.listTitle.hidden = false;
+  ui.overall.hidden = false;
+  const batch = new UploadBatch(files, { ...uploadOptions, ...settings() });
+  batch.uploads.forEach((upload, index) => follow(models[index], upload));
+  batches.add(batch);
+  batch.start().finally(() => batches.delete(batch));
+  for (const model of models) redraw(model);
+}
+
+function retry(model) {
+  Object.assign(model, { state: "waiting", text: "Waiting…", rate: "", loaded: 0, parts: "", resumed: 0 });
+  model.result = null;
+  model.el.link.hidden = true;
+  const upload = new Upload(model.file, { ...uploadOptions, ...settings() });
+  follow(model, upload);
+  redraw(model);
+  upload.start().catch(() => {});
+}
+
+function drawSummary() {
+  const counted = rows.filter((model) => model.state !== "failed" && model.state !== "cancelled");
+  const done = rows.filter((model) => model.state === "done").length;
+  const left = rows.filter((model) => !ENDED.has(model.state)).length;
+  const total = counted.reduce((sum, model) => sum + model.file.size, 0);
+  const loaded = counted.reduce((sum, model) => sum + model.loaded, 0);
+  if (!left) meter.progress = null;
+  else if (!meter.progress || total !== meter.progress.total) {
+    meter.progress = new ProgressMeter(total, { loaded });
+  }
+  const figures = meter.progress?.update(loaded);
+  const percent = total ? (loaded / total) * 100 : 100;
+  ui.overallBar.value = left ? percent : 100;
+  const others = ["failed", "cancelled"]
+    .map((state) => [state, rows.filter((model) => model.state === state).length])
+    .filter(([, n]) => n)
+    .map(([state, n]) => `, ${n} ${state}`)
+    .join("");
+  let rate = `${formatBytes(loaded)} of ${formatBytes(total)}`;
+  if (figures?.speed && loaded < total) {
+    rate += ` · ${formatBytes(figures.speed)}/s · ${formatDuration(figures.eta) || "…"} left`;
+  } else if (left && loaded >= total) rate += " · finishing…";
+  ui.overallText.textContent = `${done} of ${rows.length} files uploaded${others} · ${rate}`;
+  ui.overall.dataset.state = left ? "running" : "idle";
+  ui.cancelAll.disabled = !left;
+  ui.clearFinished.disabled = rows.length === left;
+  ui.overall.hidden = rows.length === 0;
+  ui.listTitle.hidden = rows.length === 0;
+}
+
+function initOverall() {
+  ui.cancelAll.addEventListener("click", () => {
+    for (const batch of batches) batch.cancel();
+    for (const model of rows) if (!ENDED.has(model.state)) model.upload?.cancel();
+    announce("Cancelling every upload.");
+  });
+  ui.clearFinished.addEventListener("click", () => {
+    for (const model of rows.filter((m) => ENDED.has(m.state))) {
+      model.row.remove();
+      dirty.delete(model);
+    }
+    rows.splice(0, rows.length, ...rows.filter((model) => !ENDED.has(model.state)));
+    drawSummary();
+  });
 }
 
 // ---------------------------------------------------------------- unfinished uploads
@@ -300,6 +388,7 @@ function initPicking() {
 }
 
 initPicking();
+initOverall();
 await initSettings();
 showUnfinished();
 document.documentElement.dataset.ready = "true";
