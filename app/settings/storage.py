@@ -21,6 +21,7 @@ from .sources import EnvSettings, given
 RACKSPACE_IDENTITY_URL = "https://identity.api.rackspacecloud.com/v2.0"
 STORAGE_BACKENDS = ("swiftclient", "pyrax")
 DEFAULT_CONTAINER = "uploads"
+KEYSTONE_INTERFACES = ("public", "internal", "admin")
 
 
 def _installed(backend: str) -> str:
@@ -35,6 +36,14 @@ def _keystone_v3(url: str) -> str:
     if urlsplit(url).path.rstrip("/").endswith("/v2.0"):
         raise ValueError("points at Keystone v2.0; give the v3 endpoint")
     return url
+
+
+def _interface(value: str) -> str:
+    """``OS_INTERFACE``: ``public``, ``internal`` or ``admin`` (``publicURL`` style too)."""
+    name = value.strip().lower().removesuffix("url")
+    if name not in KEYSTONE_INTERFACES:
+        raise ValueError(f"must be one of {', '.join(KEYSTONE_INTERFACES)}")
+    return name
 
 
 class StorageBackend(EnvSettings):
@@ -143,9 +152,18 @@ class KeystoneAuth(ProviderAuth):
     project_id: str | None = Field(
         None, validation_alias=AliasChoices("OS_PROJECT_ID", "OS_TENANT_ID")
     )
+    # A domain ID wins over a domain name (openrc files of non-default domains often carry IDs).
     user_domain_name: str = Field("Default", validation_alias="OS_USER_DOMAIN_NAME")
+    user_domain_id: str | None = Field(None, validation_alias="OS_USER_DOMAIN_ID")
     project_domain_name: str = Field("Default", validation_alias="OS_PROJECT_DOMAIN_NAME")
+    project_domain_id: str | None = Field(None, validation_alias="OS_PROJECT_DOMAIN_ID")
     region_name: str | None = Field(None, validation_alias="OS_REGION_NAME")
+    # The catalog interface of the service's own calls; browsers always get the public one.
+    interface: Annotated[str, AfterValidator(_interface)] = Field(
+        "public", validation_alias="OS_INTERFACE"
+    )
+    # A CA bundle that verifies Keystone's TLS certificate (a private CA).
+    cacert: str | None = Field(None, validation_alias="OS_CACERT")
     application_credential_id: str | None = Field(
         None, validation_alias="OS_APPLICATION_CREDENTIAL_ID"
     )

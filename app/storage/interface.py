@@ -13,6 +13,16 @@ ACCOUNT_KEY_HEADERS = ("x-account-meta-temp-url-key", "x-account-meta-temp-url-k
 # Seconds before a token's expiry at which every token source fetches a new one: a call started
 # just before expiry must not reach storage with a token that has just died.
 REAUTH_MARGIN = 300.0
+# A token that lives shorter than the margin would be renewed on every call, so the margin is at
+# most this share of the token's life (issued to expires).
+REAUTH_SHARE = 0.1
+
+
+def reauth_margin(lifetime: float | None) -> float:
+    """The margin for a token that lives ``lifetime`` seconds (None: not known)."""
+    if lifetime is None or lifetime <= 0:
+        return REAUTH_MARGIN
+    return min(REAUTH_MARGIN, REAUTH_SHARE * lifetime)
 
 
 def tempurl_key_headers(key: str, key2: str | None) -> dict[str, str]:

@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 
 from keystoneauth1 import exceptions as ks
 from keystoneauth1 import session as ks_session
+from keystoneauth1.access import AccessInfo
 from keystoneauth1.identity import v3
 
 from ..settings.storage import KeystoneAuth
-from .interface import REAUTH_MARGIN, StorageError
+from .interface import StorageError, reauth_margin
 
 SERVICE = "object-store"
 
@@ -32,22 +33,52 @@ def v3_url(auth_url: str) -> str:
 
 
 def plugin(auth: KeystoneAuth) -> v3.Auth:
+    """The keystoneauth plugin of the credentials.
+
+    ``reauthenticate=False``: keystoneauth would otherwise fetch a new token whenever the one it
+    has lives less than two more minutes, so a token issued for two minutes or less would mean a
+    login per storage call. :meth:`KeystoneSession.expiring` decides instead.
+    """
     url = v3_url(auth.auth_url)
     if auth.application_credential_id:
         return v3.ApplicationCredential(
             auth_url=url,
+            reauthenticate=False,
             application_credential_id=auth.application_credential_id,
             application_credential_secret=auth.secret,
         )
+    # An ID wins over a name; a project ID needs no domain at all.
+    project_domain = {}
+    if not auth.project_id:
+        project_domain = (
+            {"project_domain_id": auth.project_domain_id}
+            if auth.project_domain_id
+            else {"project_domain_name": auth.project_domain_name}
+        )
+    user_domain = (
+        {"user_domain_id": auth.user_domain_id}
+        if auth.user_domain_id
+        else {"user_domain_name": auth.user_domain_name}
+    )
     return v3.Password(
         auth_url=url,
+        reauthenticate=False,
         username=auth.username,
         password=auth.secret,
-        user_domain_name=auth.user_domain_name,
         project_name=auth.project_name,
         project_id=auth.project_id,
-        project_domain_name=None if auth.project_id else auth.project_domain_name,
+        **user_domain,
+        **project_domain,
     )
+
+
+def lifetime(access: AccessInfo) -> float | None:
+    """Seconds from the token's issue to its expiry, or None when Keystone did not say."""
+    issued, expires = access.issued, access.expires
+    if issued is None or expires is None:
+        return None
+    seconds = (expires - issued).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 class KeystoneSession:
@@ -56,13 +87,15 @@ class KeystoneSession:
     def __init__(self, auth: KeystoneAuth, timeout: float = 10.0) -> None:
         self.auth = auth
         self._plugin = plugin(auth)
-        self._session = ks_session.Session(auth=self._plugin, timeout=timeout)
+        self._session = ks_session.Session(
+            auth=self._plugin, timeout=timeout, verify=auth.cacert or True
+        )
         self._lock = threading.Lock()
 
     def _translate(self, exc: Exception) -> StorageError:
         if isinstance(exc, ks.Unauthorized):
             what = (
-                "application credential"
+                "OS_APPLICATION_CREDENTIAL_ID and OS_APPLICATION_CREDENTIAL_SECRET"
                 if self.auth.application_credential_id
                 else ("OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains")
             )
@@ -103,7 +136,7 @@ class KeystoneSession:
 
     def expiring(self) -> bool:
         access = self._plugin.auth_ref
-        return access is None or access.will_expire_soon(REAUTH_MARGIN)
+        return access is None or access.will_expire_soon(reauth_margin(lifetime(access)))
 
     # -- swiftclient's session interface ---------------------------------------------------------
     def get_token(self) -> str:
@@ -116,7 +149,8 @@ class KeystoneSession:
                 raise self._translate(exc) from None
 
     def get_endpoint(self, service_type: str, interface: str, region_name: str | None) -> str:
-        return self.url(interface)
+        # swiftclient's own calls: OS_INTERFACE (public unless set) chooses the endpoint.
+        return self.url(self.auth.interface)
 
     def invalidate(self) -> bool:
         with self._lock:
