@@ -55,6 +55,39 @@ def _load_secrets(path: Path) -> dict[str, str]:
     return values
 
 
+@dataclass(frozen=True)
+class KeystoneAuthtoken:
+    """A proxy that takes Keystone tokens (keystonemiddleware ``authtoken`` + ``keystoneauth``)
+    instead of tempauth: the service user that validates tokens, and the roles that own an
+    account (``AUTH_<project id>``)."""
+
+    auth_url: str
+    username: str
+    password: str
+    project_name: str = "service"
+    domain_id: str = "default"
+    operator_roles: str = "admin, member"
+
+    def filters(self) -> str:
+        return (
+            "[filter:authtoken]\n"
+            "paste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
+            f"www_authenticate_uri = {self.auth_url}\n"
+            f"auth_url = {self.auth_url}\n"
+            "auth_type = password\n"
+            "interface = public\n"
+            f"username = {self.username}\n"
+            f"password = {self.password}\n"
+            f"project_name = {self.project_name}\n"
+            f"user_domain_id = {self.domain_id}\n"
+            f"project_domain_id = {self.domain_id}\n"
+            # TempURL requests carry no token: keystoneauth decides, not authtoken.
+            "delay_auth_decision = true\n\n"
+            "[filter:keystoneauth]\nuse = egg:swift#keystoneauth\n"
+            f"operator_roles = {self.operator_roles}\n\n"
+        )
+
+
 class EmbeddedSwift:
     def __init__(
         self,
@@ -62,11 +95,14 @@ class EmbeddedSwift:
         port: int = 8080,
         host: str = "127.0.0.1",
         max_file_size: int | None = None,
+        keystone: KeystoneAuthtoken | None = None,
     ) -> None:
+        """With ``keystone`` the proxy takes Keystone tokens and tempauth is not in it."""
         self.data_dir = data_dir.resolve()
         self.host = host
         self.port = port
         self.max_file_size = max_file_size
+        self.keystone = keystone
         self.etc = self.data_dir / "etc"
         self.devices = self.data_dir / "srv"
         self.logs = self.data_dir / "logs"
@@ -103,18 +139,25 @@ class EmbeddedSwift:
                 f"[pipeline:main]\npipeline = {kind}-server\n\n"
                 f"[app:{kind}-server]\nuse = egg:swift#{kind}\n"
             )
+        if self.keystone is None:
+            auth = "tempauth"
+            auth_filters = (
+                "[filter:tempauth]\nuse = egg:swift#tempauth\n"
+                f"user_{ACCOUNT}_{USER} = {values['admin_key']} .admin\n\n"
+            )
+        else:
+            auth, auth_filters = "authtoken keystoneauth", self.keystone.filters()
         (self.etc / "proxy-server.conf").write_text(
             f"{common}bind_port = {self.port}\n\n"
             "[pipeline:main]\n"
             "pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats"
-            " tempurl formpost tempauth copy slo dlo versioned_writes proxy-logging"
+            f" tempurl formpost {auth} copy slo dlo versioned_writes proxy-logging"
             " proxy-server\n\n"
             "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
             # With one device, a single 507 would otherwise fail every object request for 60 s.
             "error_suppression_interval = 0\n\n"
             "[filter:cache]\npaste.filter_factory = app.embedded.memcache:filter_factory\n\n"
-            "[filter:tempauth]\nuse = egg:swift#tempauth\n"
-            f"user_{ACCOUNT}_{USER} = {values['admin_key']} .admin\n\n"
+            + auth_filters
             + "".join(
                 f"[filter:{name}]\nuse = egg:swift#{egg}\n\n"
                 for name, egg in (
@@ -200,6 +243,16 @@ class EmbeddedSwift:
             self.raise_if_dead()
             if not all(self._accepts(port) for port in self.backend_ports.values()):
                 last_error = "backend servers not listening yet"
+                time.sleep(0.1)
+                continue
+            if self.keystone is not None:
+                # No tempauth user to log in with: the proxy answering is enough.
+                try:
+                    if requests.get(f"{self.url}/healthcheck", timeout=2).ok:
+                        return
+                    last_error = "healthcheck not OK yet"
+                except requests.RequestException as exc:
+                    last_error = type(exc).__name__
                 time.sleep(0.1)
                 continue
             try:
