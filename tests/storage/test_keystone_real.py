@@ -1,0 +1,144 @@
+"""Keystone v3 for real: PyPI ``keystone`` under gunicorn, and an embedded Swift that takes its
+tokens (keystonemiddleware ``authtoken`` + ``keystoneauth``), as an OpenStack cloud has them.
+
+The user lives in a domain of its own, so the domain settings matter. Token requests are counted
+from Keystone's access log. One cloud serves the module (tests/support/keystone_server.py); the
+short-lifetime tests use a second Keystone process on the same database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from app import create_app
+from app.settings.service import Settings
+from app.storage.factory import open_store
+from app.storage.interface import REAUTH_MARGIN, StorageError, reauth_margin
+from app.web.runtime import Runtime
+from tests.support.keystone import service_env
+from tests.support.keystone_server import DOMAIN, Cloud, KeystoneServer, keystone_cloud
+
+# Seconds a token of the short-lifetime Keystone lives: well under REAUTH_MARGIN.
+SHORT_LIFETIME = 12
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    with keystone_cloud(tmp_path_factory.mktemp("keystone-cloud")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def short_lived(cloud: Cloud) -> Iterator[KeystoneServer]:
+    """Keystone again, on the same database, issuing tokens that live SHORT_LIFETIME seconds."""
+    with cloud.keystone.sibling(expiration=SHORT_LIFETIME) as keystone:
+        yield keystone
+
+
+def store_for(env: dict[str, str]):
+    return open_store(Settings.from_env(service_env() | env))
+
+
+def sign_and_put(cloud: Cloud, env: dict[str, str], container: str) -> None:
+    """The service starts, signs a PUT for the user's Swift account, and Swift accepts it."""
+    app = create_app(service_env() | env | {"UPLOAD_CONTAINER": container})
+    assert app.test_client().get("/readyz").status_code == 200
+    signer = Runtime.of(app).storage.signer
+    assert signer.storage_url == cloud.storage_url
+    url = signer.sign("PUT", "hello.txt", int(time.time()) + 60)
+    assert requests.put(url, data=b"via a real Keystone", timeout=30).status_code == 201
+    listing = requests.get(
+        f"{cloud.storage_url}/{container}",
+        headers={"X-Auth-Token": cloud.user_token()},
+        timeout=30,
+    )
+    assert listing.text.split() == ["hello.txt"]
+
+
+def test_password_login_with_domain_ids_signs_a_tempurl_swift_accepts(cloud: Cloud):
+    sign_and_put(cloud, cloud.password_env(), "password")
+
+
+def test_application_credential_signs_a_tempurl_swift_accepts(cloud: Cloud):
+    sign_and_put(cloud, cloud.application_credential_env(), "app-credential")
+
+
+@pytest.mark.parametrize(
+    "domains",
+    [
+        lambda c: {"OS_USER_DOMAIN_NAME": DOMAIN, "OS_PROJECT_DOMAIN_NAME": DOMAIN},
+        # An ID wins over a name (openrc files may carry both, the name often "Default").
+        lambda c: {
+            "OS_USER_DOMAIN_NAME": "Default",
+            "OS_PROJECT_DOMAIN_NAME": "Default",
+            "OS_USER_DOMAIN_ID": c.domain_id,
+            "OS_PROJECT_DOMAIN_ID": c.domain_id,
+        },
+        # A project ID needs no project domain; the user's domain by ID.
+        lambda c: {
+            "OS_PROJECT_NAME": None,
+            "OS_PROJECT_ID": c.project_id,
+            "OS_USER_DOMAIN_ID": c.domain_id,
+        },
+    ],
+    ids=["names", "ids-over-default-names", "project-id"],
+)
+def test_the_user_of_another_domain_logs_in(cloud: Cloud, domains):
+    env = cloud.password_env()
+    del env["OS_USER_DOMAIN_ID"], env["OS_PROJECT_DOMAIN_ID"]
+    env |= domains(cloud)
+    store = store_for({k: v for k, v in env.items() if v is not None})
+    store.authenticate()
+    assert store.public_url == cloud.storage_url
+    assert store.tempurl_keys() is not None  # the token works on Swift
+
+
+def test_the_default_domain_does_not_find_the_user(cloud: Cloud):
+    env = cloud.password_env()
+    del env["OS_USER_DOMAIN_ID"], env["OS_PROJECT_DOMAIN_ID"]
+    with pytest.raises(StorageError) as error:
+        store_for(env).authenticate()
+    assert str(error.value) == (
+        "Keystone refused the credentials (401): check OS_USERNAME, OS_PASSWORD, "
+        "OS_PROJECT_NAME and the domains"
+    )
+
+
+def test_a_wrong_application_credential_secret_names_the_variables(cloud: Cloud):
+    with pytest.raises(StorageError) as error:
+        store_for(cloud.application_credential_env(secret="not-the-secret")).authenticate()
+    assert str(error.value) == (
+        "Keystone refused the credentials (401): check OS_APPLICATION_CREDENTIAL_ID and "
+        "OS_APPLICATION_CREDENTIAL_SECRET"
+    )
+
+
+def test_reauth_margin_is_a_share_of_the_token_life():
+    assert reauth_margin(None) == REAUTH_MARGIN
+    assert reauth_margin(24 * 3600) == REAUTH_MARGIN
+    assert reauth_margin(SHORT_LIFETIME) == pytest.approx(SHORT_LIFETIME / 10)
+
+
+def test_a_short_lived_token_serves_several_calls_then_is_renewed(
+    cloud: Cloud, short_lived: KeystoneServer
+):
+    store = store_for(cloud.password_env(short_lived))
+    before = short_lived.token_requests()
+    store.authenticate()
+    for _ in range(5):
+        assert store.tempurl_keys() is not None
+    # A 300 s margin on a 12 s token would have logged in again for each call.
+    assert short_lived.token_requests() - before == 1
+
+    identity = store._identity
+    deadline = time.monotonic() + SHORT_LIFETIME + 5
+    while not identity.expiring():
+        assert time.monotonic() < deadline, "the token never came within the margin"
+        time.sleep(0.1)
+    store.tempurl_keys()  # renewed first, and the new token works on Swift
+    store.tempurl_keys()
+    assert short_lived.token_requests() - before == 2
