@@ -117,6 +117,23 @@ def test_a_wrong_application_credential_secret_names_the_variables(cloud: Cloud)
     )
 
 
+def test_os_interface_chooses_the_endpoint_of_the_service_s_own_calls(cloud: Cloud):
+    store = store_for(cloud.password_env() | {"OS_INTERFACE": "internalURL"})
+    assert store.tempurl_keys() is not None
+    identity = store._identity
+    # swiftclient's calls took the internal endpoint; browsers still get the public one.
+    assert identity.get_endpoint("object-store", "public", None) == cloud.internal_storage_url
+    assert store.public_url == cloud.storage_url
+
+
+def test_os_cacert_verifies_keystone(cloud: Cloud, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    store = store_for(cloud.password_env() | {"OS_CACERT": str(bundle)})
+    assert store._identity._session.verify == str(bundle)
+    assert store_for(cloud.password_env())._identity._session.verify is True
+
+
 def test_reauth_margin_is_a_share_of_the_token_life():
     assert reauth_margin(None) == REAUTH_MARGIN
     assert reauth_margin(24 * 3600) == REAUTH_MARGIN

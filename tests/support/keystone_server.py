@@ -226,7 +226,12 @@ class Cloud:
 
     @property
     def storage_url(self) -> str:
+        """The public object-store endpoint of the user's project."""
         return f"{self.swift.url}/v1/AUTH_{self.project_id}"
+
+    @property
+    def internal_storage_url(self) -> str:
+        return f"http://localhost:{self.swift.port}/v1/AUTH_{self.project_id}"
 
     def password_env(self, keystone: KeystoneServer | None = None) -> dict[str, str]:
         """``OS_*`` as an openrc of the user's domain gives them: domain IDs, not names."""
@@ -293,10 +298,16 @@ def keystone_cloud(data_dir: Path) -> Iterator[Cloud]:
             port=free_port(),
             keystone=KeystoneAuthtoken(keystone.url, SWIFT_SERVICE_USER, service_password),
         )
+        # Started at once: its port is free now, and the catalog below names it.
+        swift_begun = time.monotonic()
+        stack.callback(swift.stop)
+        swift.start()
+        timings["swift start"] = time.monotonic() - swift_begun
         service = admin.call(
             "POST", "/services", service={"type": "object-store", "name": "swift"}
         )["service"]
-        for interface in ("public", "internal"):
+        # The same proxy under two names, so a test can tell which endpoint a call took.
+        for interface, host in (("public", "127.0.0.1"), ("internal", "localhost")):
             admin.call(
                 "POST",
                 "/endpoints",
@@ -304,7 +315,7 @@ def keystone_cloud(data_dir: Path) -> Iterator[Cloud]:
                     "service_id": service["id"],
                     "interface": interface,
                     "region_id": REGION,
-                    "url": f"{swift.url}/v1/AUTH_$(project_id)s",
+                    "url": f"http://{host}:{swift.port}/v1/AUTH_$(project_id)s",
                 },
             )
         # The user of the tests: in a domain of its own, so only domain IDs (or names) find it.
@@ -318,12 +329,9 @@ def keystone_cloud(data_dir: Path) -> Iterator[Cloud]:
         )["user"]["id"]
         role = admin.find("roles", ROLE)
         admin.call("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role}")
-        timings["users and catalog"] = time.monotonic() - begun - timings["bootstrap"]
-
-        swift_begun = time.monotonic()
-        swift.start()
-        stack.callback(swift.stop)
-        timings["swift start"] = time.monotonic() - swift_begun
+        timings["users and catalog"] = (
+            time.monotonic() - begun - timings["bootstrap"] - timings["swift start"]
+        )
 
         cloud = Cloud(keystone, swift, domain_id, project_id, user_id, password, timings=timings)
         token = cloud.user_token()
