@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from bench.harness import CpuMeter, process_kind
-from bench.link import emulated_link, parse_rate
+from bench.link import emulated_link, emulated_links, parse_rate
 
 MiB = 1024 * 1024
 
@@ -106,3 +106,21 @@ def test_cpu_meter_tells_swift_servers_apart_and_counts_their_work(swift):
     used = meter.stop()
     assert used.get("swift proxy-server", 0) > 0
     assert all(kind.startswith(("chromium ", "swift ")) for kind in used)
+
+
+def test_targets_of_one_link_share_its_uplink(sink):
+    other = Sink()
+    try:
+        targets = [f"http://127.0.0.1:{server.port}" for server in (sink, other)]
+        with emulated_links(targets, 64 * MiB, 10, uplink=4 * MiB) as relays:
+            started = time.monotonic()
+            with ThreadPoolExecutor(2) as pool:
+                results = list(pool.map(lambda url: send_through(url, MiB), relays.urls))
+            together = time.monotonic() - started
+            stats = relays.stats()
+    finally:
+        other.close()
+    assert [received for _, received in results] == [MiB, MiB]
+    # 2 MiB through one 4 MiB/s uplink: 0.5 s (each target alone would take 0.25 s).
+    assert 0.45 <= together < 1.5
+    assert [(s["connections"], s["bytes_up"]) for s in stats] == [(1, MiB), (1, MiB)]
