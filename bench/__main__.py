@@ -14,14 +14,17 @@ from pathlib import Path
 
 from app.cli.main import size_argument
 
-from . import scenarios
+from . import many_files, scenarios
 from .load import require_wrk
 from .report import machine, render
 from .stack import start_api, start_swift
 from .uploads import MIB
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("signing", "responsiveness", "growth")
+ALL = ("signing", "responsiveness", "growth", "many_files")
+# Scenarios that measure the API and Swift started here; many_files starts its own (with the
+# page, Chromium and an emulated WAN link: bench/many_files.py).
+ON_STACK = ("signing", "responsiveness", "growth")
 # In production the API logs to a pipe (stdout), never to the disk storage writes to. On one
 # machine Swift's fsyncs would stall the API's log appends on the shared disk's journal, so the
 # API's log goes to tmpfs when there is one.
@@ -56,21 +59,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[MIB, 16 * MIB, 256 * MIB, 1024 * MIB],
         help="growth: comma-separated sizes (default 1M,16M,256M,1G)",
     )
+    parser.add_argument(
+        "--many-files",
+        type=lambda text: many_files.parse_args(shlex.split(text)),
+        default=many_files.parse_args([]),
+        metavar="ARGS",
+        help='many_files: bench/many_files.py\'s options, e.g. "--files 50 --uplink 0" '
+        "(default: 200 x 100K at 50 ms RTT, 10 MiB/s uplink, 3 runs)",
+    )
     parser.add_argument("--note", default="", help="free text saved with the results")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    require_wrk()
-    chosen = args.only or list(ALL)
-    results: dict = {
-        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
-        "note": args.note,
-        "machine": machine(),
-        "workers": args.workers,
-    }
+def run_on_stack(args: argparse.Namespace, chosen: list[str], results: dict) -> None:
+    """The scenarios that share one embedded Swift and one API under gunicorn."""
     with (
         tempfile.TemporaryDirectory(prefix="upload-signer-bench-") as scratch,
         tempfile.TemporaryDirectory(prefix="upload-signer-bench-log-", dir=LOG_DIR) as logs,
@@ -103,6 +105,25 @@ def main(argv: list[str] | None = None) -> int:
             if api:
                 api.stop()
             node.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    chosen = args.only or list(ALL)
+    if any(name in ON_STACK for name in chosen):
+        require_wrk()
+    results: dict = {
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+        "note": args.note,
+        "machine": machine(),
+        "workers": args.workers,
+    }
+    if any(name in ON_STACK for name in chosen):
+        run_on_stack(args, chosen, results)
+    if "many_files" in chosen:
+        print("many files through the page over an emulated WAN link ...", flush=True)
+        results["many_files"] = many_files.measure(args.many_files)
     results["load_average_at_end"] = os.getloadavg()
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     RESULTS.mkdir(exist_ok=True)

@@ -151,8 +151,8 @@ class Link:
         except OSError:
             client_w.close()
             return
-        await asyncio.sleep(self.one_way * 2)  # the TCP handshake's round trip
         try:
+            await asyncio.sleep(self.one_way * 2)  # the TCP handshake's round trip
             await asyncio.gather(
                 self.relay(client_r, server_w, upstream=True),
                 self.relay(server_r, client_w, upstream=False),

@@ -143,4 +143,13 @@ def render(results: dict) -> str:
             "(service cost of a direct upload = one signing request; a proxied upload holds a "
             "worker for the whole transfer)",
         ]
+    if "many_files" in results:
+        from .many_files import render as render_many_files
+
+        out += [
+            "",
+            "Many files through the demo page in Chromium over an emulated WAN link "
+            "(bench/many_files.py)",
+            render_many_files(results["many_files"]),
+        ]
     return "\n".join(out)
