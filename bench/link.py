@@ -86,6 +86,11 @@ class Uplink:
             return -self._tokens / self.rate + (self._updated - now)
 
 
+def window_chunks(rate: float, rtt: float) -> int:
+    """Chunks a connection may have in flight: two round trips at ``rate``, at least two."""
+    return max(2, int(2 * rate * rtt / CHUNK) + 1)
+
+
 class Link:
     """One relayed target: per-connection ``rate`` and ``rtt``, and the shared ``uplink`` (if
     any) for the bytes the client sends."""
@@ -99,7 +104,11 @@ class Link:
         self.uplink = uplink
         # Bytes in flight: a window of two round trips at ``rate`` (so that ``rate``, not the
         # window, is what binds), never less than two chunks. A sender that fills it waits.
-        self.window_chunks = max(2, int(2 * rate * rtt / CHUNK) + 1)
+        self.window_chunks = window_chunks(rate, rtt)
+        # Towards the server, at the uplink's rate when that is lower: no connection can go
+        # faster, and a deeper window would only queue more bytes ahead of every other
+        # connection's (a few seconds' worth at 100 MiB/s and 10 MiB/s).
+        self.upstream_window_chunks = window_chunks(min(rate, uplink.rate) if uplink else rate, rtt)
         self.stats = {"connections": 0, "bytes_up": 0, "bytes_down": 0}
 
     async def relay(
@@ -108,7 +117,8 @@ class Link:
         """Carries bytes one way, each ``one_way`` seconds late and at most ``rate`` bytes/s;
         ``upstream`` (client to server) also through the shared uplink."""
         loop = asyncio.get_running_loop()
-        in_flight: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(self.window_chunks)
+        window = self.upstream_window_chunks if upstream else self.window_chunks
+        in_flight: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(window)
         uplink = self.uplink if upstream else None
         counter = "bytes_up" if upstream else "bytes_down"
 

@@ -374,7 +374,7 @@ def render(result: dict) -> str:
             + (f" = {ratio:.2f} x the uplink" if ratio is not None else "")
         )
     lines.append("requests Chromium sent (median run), per file:")
-    for name in ("api", "storage", "other"):
+    for name in ("api", "storage", "page", "other"):  # page: its own origin (scripts)
         entry = result["requests"].get(name)
         if not entry or not entry["requests"]:
             continue

@@ -105,3 +105,12 @@ def test_links_given_one_uplink_share_it():
     storage = Link(("127.0.0.1", 2), 100 * MiB, 0.05, uplink)
     assert api.uplink is storage.uplink is uplink
     assert Link(("127.0.0.1", 3), MiB, 0.05).uplink is None
+
+
+def test_a_connection_holds_two_round_trips_of_the_uplink_in_flight_towards_the_server():
+    uplink = Uplink(10 * MiB)
+    link = Link(("127.0.0.1", 1), 100 * MiB, 0.05, uplink)
+    # 1 MiB (2 x 10 MiB/s x 50 ms) up, 10 MiB (at 100 MiB/s) down: 17 and 161 chunks of 64 KiB.
+    assert (link.upstream_window_chunks, link.window_chunks) == (17, 161)
+    alone = Link(("127.0.0.1", 1), 100 * MiB, 0.05)
+    assert alone.upstream_window_chunks == alone.window_chunks == 161
