@@ -4,6 +4,7 @@ emulated WAN: a round trip on every connection, and one uplink that all of them 
     .venv/bin/python bench/many_files.py                     # 200 x 100K, --rtt 50ms --uplink 10M
     .venv/bin/python bench/many_files.py --files 50 --uplink 0        # no shared cap
     .venv/bin/python bench/many_files.py --large 512M --runs 1        # one file: throughput/uplink
+    .venv/bin/python bench/many_files.py --frontend ../other/frontend # another version of the page
     make bench BENCH_ARGS="--only many_files"                # the first, as a `make bench` part
 
 Starts the embedded Swift, the API under gunicorn (the repository's gunicorn.conf.py and the
@@ -192,6 +193,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds a run may take (default 900)"
     )
+    parser.add_argument(
+        "--frontend",
+        type=Path,
+        default=ROOT / "frontend",
+        help="the page's directory (default: this repository's frontend/): another version of "
+        "the page, measured the same way",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
         "--network-log",
@@ -325,6 +333,7 @@ def summarize(args: argparse.Namespace, runs: list[dict]) -> dict:
             "per_connection_bytes_per_s": args.rate,
         },
         "api_workers": args.workers,
+        "frontend": str(args.frontend),
         "runs": len(runs),
         "seconds": [round(r["seconds"], 3) for r in runs],
         "seconds_median": round(seconds, 3),
@@ -366,6 +375,8 @@ def render(result: dict) -> str:
         f"(2 handshakes, 2 preflights, 2 API calls, {f['storage_round_trips']} storage)",
         f"time / floor: {result['time_over_floor']:.2f}x",
     ]
+    if result.get("frontend", str(ROOT / "frontend")) != str(ROOT / "frontend"):
+        lines.insert(1, f"page served from {result['frontend']}")
     if result["mode"] == "large" or result["files"] == 1:
         mibs = result["throughput_bytes_per_s"] / MiB
         ratio = result.get("throughput_over_uplink")
@@ -483,7 +494,10 @@ def measure(args: argparse.Namespace) -> dict:
         print(f"making {args.files} file(s) of {args.size} bytes of random bytes…", flush=True)
         for path in paths:
             make_file(path, args.size)
-        with StorageServer(work / "swift") as swift, FrontendServer() as frontend:
+        with (
+            StorageServer(work / "swift") as swift,
+            FrontendServer(directory=args.frontend.resolve()) as frontend,
+        ):
             # The name the API signs for; the browser alone is sent through the link for it.
             storage_origin = f"http://localhost:{swift.port}"
             env = swift.env | {
