@@ -1,4 +1,5 @@
 // The demo page: settings, file picking / drag and drop, and one row per upload.
+import { ENDED, RUNNING, createRow, drawRow } from "./rows.js";
 import {
   ProgressMeter,
   Upload,
@@ -95,8 +96,6 @@ const rows = [];
 const dirty = new Set();
 let frame = 0;
 let followUntil = 0; // the list scrolls to the first running row unless the person scrolls
-const RUNNING = new Set(["signing", "uploading", "completing", "retrying"]);
-const ENDED = new Set(["done", "failed", "cancelled"]);
 
 function announce(text) {
   ui.announcer.textContent = text;
@@ -109,7 +108,7 @@ function redraw(model) {
 
 function flush() {
   frame = 0;
-  for (const model of dirty) draw(model);
+  for (const model of dirty) drawRow(model);
   dirty.clear();
   drawSummary();
   const first = rows.find((model) => RUNNING.has(model.state));
@@ -120,53 +119,6 @@ function flush() {
 }
 for (const type of ["wheel", "touchmove", "keydown"]) {
   addEventListener(type, () => (followUntil = Date.now() + 3000), { passive: true });
-}
-
-function draw(model) {
-  const { el, row, file } = model;
-  row.dataset.state = model.state;
-  el.status.textContent = model.text;
-  const percent = file.size ? Math.min(100, (model.loaded / file.size) * 100) : 100;
-  el.bar.value = model.state === "done" ? 100 : percent;
-  el.bar.setAttribute("aria-valuetext", `${Math.floor(el.bar.value)}%`);
-  el.rate.textContent = model.rate;
-  el.button.textContent = model.state === "failed" || model.state === "cancelled" ? "Retry" : "Cancel";
-  el.button.hidden = model.state === "done";
-  if (model.parts) {
-    el.parts.textContent = model.parts;
-    el.parts.hidden = false;
-  }
-  if (model.result && el.link.hidden) {
-    el.link.href = model.result.download_url;
-    el.link.download = file.name; // ignored cross-origin; storage's Content-Disposition names it
-    el.link.textContent = `Download ${file.name}`;
-    el.link.title = model.result.etag ? `MD5 ${model.result.etag}` : "";
-    el.link.hidden = false;
-  }
-}
-
-function newRow(file) {
-  const row = ui.row.content.firstElementChild.cloneNode(true);
-  const el = {
-    name: $(".upload-name", row),
-    size: $(".upload-size", row),
-    bar: $(".upload-bar", row),
-    status: $(".upload-status", row),
-    rate: $(".upload-rate", row),
-    button: $(".cancel", row),
-    parts: $(".upload-parts", row),
-    link: $(".download", row),
-  };
-  el.name.textContent = file.name;
-  el.name.title = file.name;
-  el.size.textContent = formatBytes(file.size);
-  el.bar.setAttribute("aria-label", `Upload of ${file.name}`);
-  const model = { file, row, el, state: "waiting", text: "Waiting…", rate: "", loaded: 0, upload: null };
-  el.button.addEventListener("click", () => {
-    if (ENDED.has(model.state)) retry(model);
-    else model.upload?.cancel();
-  });
-  return model;
 }
 
 // ---------------------------------------------------------------- one file's events
@@ -251,7 +203,7 @@ const meter = { progress: null, loaded: 0 };
 function addFiles(list) {
   const files = [...list];
   if (!files.length) return;
-  const models = files.map(newRow);
+  const models = files.map((file) => createRow(ui.row, file, retry));
   const fragment = document.createDocumentFragment();
   for (const model of models) fragment.append(model.row);
   ui.list.append(fragment); // in the order they came: the oldest running row stays on top
