@@ -338,3 +338,14 @@ def test_the_status_lists_each_stored_part_with_its_etag_and_size(client):
     md5 = hashlib.md5(b"hello").hexdigest()  # noqa: S324
     assert status["parts"] == [{"number": 1, "etag": md5, "size": 5}]
     assert (status["stored_parts"], status["completed"]) == ([1], False)
+
+
+def test_an_empty_file_is_published_by_the_service_itself(client):
+    answer = sign(client, "empty.txt", size=0)
+    assert put(answer, b"").status_code == 201
+    done = complete(client, answer).get_json()
+    assert (done["size"], done["etag"]) == (0, hashlib.md5(b"").hexdigest())  # noqa: S324
+    download = requests.get(answer["download_url"], timeout=30)
+    assert (download.status_code, download.content) == (200, b"")
+    assert "x-static-large-object" not in {name.lower() for name in download.headers}
+    assert complete(client, answer).get_json()["etag"] == done["etag"]  # repeated: the same
