@@ -255,22 +255,11 @@ class SwiftStore:
     def put_manifest(
         self, container: str, name: str, segments: list[dict], headers: dict[str, str]
     ) -> str | None:
-        def put() -> str | None:
-            try:
-                etag = self._conn.put_object(
-                    container,
-                    name,
-                    json.dumps(segments),
-                    headers=headers | {"If-None-Match": "*"},
-                    query_string="multipart-manifest=put",
-                )
-            except ClientException as exc:
-                if exc.http_status == 412:  # already there: published before
-                    return None
-                raise
-            return (etag or "").strip('"')
-
-        return self._call("manifest PUT", put)
+        etag = self._put_once(
+            "manifest PUT", container, name, json.dumps(segments), headers,
+            query_string="multipart-manifest=put",
+        )  # fmt: skip
+        return None if etag is None else etag.strip('"')
 
     def put_object(self, container: str, name: str, data: bytes, headers: dict[str, str]) -> None:
         self._call("object PUT", self._conn.put_object, container, name, data, headers=headers)
@@ -278,18 +267,32 @@ class SwiftStore:
     def put_object_once(
         self, container: str, name: str, data: bytes, headers: dict[str, str]
     ) -> bool:
-        def put() -> bool:
+        return self._put_once("object PUT", container, name, data, headers) is not None
+
+    def _put_once(
+        self,
+        what: str,
+        container: str,
+        name: str,
+        data: bytes | str,
+        headers: dict[str, str],
+        **kwargs: str,
+    ) -> str | None:
+        """A PUT with ``If-None-Match: *``: storage's etag, or None when the object exists
+        (Swift answers 412; another call created it)."""
+
+        def put() -> str | None:
             try:
-                self._conn.put_object(
-                    container, name, data, headers=headers | {"If-None-Match": "*"}
+                etag = self._conn.put_object(
+                    container, name, data, headers=headers | {"If-None-Match": "*"}, **kwargs
                 )
             except ClientException as exc:
-                if exc.http_status == 412:  # already there: another call created it
-                    return False
+                if exc.http_status == 412:
+                    return None
                 raise
-            return True
+            return etag or ""
 
-        return bool(self._call("object PUT", put))
+        return self._call(what, put)
 
     def delete_object(self, container: str, name: str) -> bool:
         deleted = self._call(
