@@ -42,7 +42,9 @@ class Completed:
 
 
 @dataclass(frozen=True)
-class _Piece:
+class Piece:
+    """One stored piece of an upload: its name in the segments container, etag and size."""
+
     name: str
     etag: str
     size: int
@@ -81,23 +83,36 @@ class Publisher:
     def published(self, upload: Upload) -> dict[str, str] | None:
         return self.store.head_object(self.container, upload.object_name)
 
-    def _checked_pieces(self, upload: Upload, pinned: dict[int, str]) -> list[_Piece]:
-        """The upload's pieces in order; the wrong ones deleted and reported as missing."""
+    def stored_pieces(self, upload: Upload) -> dict[int, Piece]:
+        """What storage holds under the upload's part names, by number, whatever its size: a
+        single upload's file (one HEAD) or a segmented upload's parts (one listing)."""
         plan = upload.plan
-        found: dict[int, _Piece] = {}
         if plan is None:
             name = layout.segment_name(upload.object_name, 1)
             headers = self.store.head_object(self.segments, name)
-            if headers is not None:
-                etag = headers.get("etag", "").strip('"')
-                found[1] = _Piece(name, etag, int(headers.get("content-length", -1)))
-            expected = {1: upload.size}
-        else:
-            for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
-                number = layout.part_number(entry["name"], upload.object_name)
-                if number is not None and 1 <= number <= plan.part_count:
-                    found[number] = _Piece(entry["name"], entry["hash"], entry["bytes"])
-            expected = {n: plan.part(n)[1] for n in range(1, plan.part_count + 1)}
+            if headers is None:
+                return {}
+            etag = headers.get("etag", "").strip('"')
+            return {1: Piece(name, etag, int(headers.get("content-length", -1)))}
+        found = {}
+        for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
+            number = layout.part_number(entry["name"], upload.object_name)
+            if number is not None and 1 <= number <= plan.part_count:
+                found[number] = Piece(entry["name"], entry["hash"], entry["bytes"])
+        return found
+
+    @staticmethod
+    def expected_sizes(upload: Upload) -> dict[int, int | None]:
+        """Each part's size by number; None for a single upload of undeclared size."""
+        plan = upload.plan
+        if plan is None:
+            return {1: upload.size}
+        return {n: plan.part(n)[1] for n in range(1, plan.part_count + 1)}
+
+    def _checked_pieces(self, upload: Upload, pinned: dict[int, str]) -> list[Piece]:
+        """The upload's pieces in order; the wrong ones deleted and reported as missing."""
+        found = self.stored_pieces(upload)
+        expected = self.expected_sizes(upload)
         missing = [n for n in expected if n not in found]
         wrong_size = [n for n, piece in found.items() if expected[n] not in (None, piece.size)]
         wrong_etag = [
@@ -113,7 +128,7 @@ class Publisher:
             )
         return [found[n] for n in sorted(found)]
 
-    def _publish(self, upload: Upload, pieces: list[_Piece], served_type: str) -> str | None:
+    def _publish(self, upload: Upload, pieces: list[Piece], served_type: str) -> str | None:
         """The etag of what this call published; None when an object was already there.
 
         A single upload's etag is its file's MD5 (as a PUT's), a segmented one's the manifest's.
@@ -185,7 +200,7 @@ class Publisher:
 
 def _mismatch(
     upload: Upload,
-    found: dict[int, _Piece],
+    found: dict[int, Piece],
     missing: list[int],
     wrong_size: list[int],
     wrong_etag: list[int],

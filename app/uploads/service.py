@@ -152,26 +152,12 @@ class UploadService:
     def stored_parts(self, upload: Upload) -> list[dict[str, Any]]:
         """The parts stored with the right length, by number: ``{number, etag, size}`` (a single
         upload's file is part 1), which a resuming client checks against its own."""
-        if upload.plan is None:
-            staged = layout.segment_name(upload.object_name, 1)
-            found = self.store.head_object(self.segments, staged)
-            if found is None:
-                return []
-            size = int(found.get("content-length", -1))
-            etag = found.get("etag", "").strip('"')
-            ok = upload.size in (None, size)
-            return [{"number": 1, "etag": etag, "size": size}] if ok else []
-        plan = upload.plan
-        stored = []
-        for entry in self.store.list_objects(self.segments, prefix=f"{upload.object_name}/"):
-            number = layout.part_number(entry["name"], upload.object_name)
-            if (
-                number is not None
-                and 1 <= number <= plan.part_count
-                and (entry["bytes"] == plan.part(number)[1])
-            ):
-                stored.append({"number": number, "etag": entry["hash"], "size": entry["bytes"]})
-        return sorted(stored, key=lambda part: part["number"])
+        expected = self.publisher.expected_sizes(upload)
+        return [
+            {"number": number, "etag": piece.etag, "size": piece.size}
+            for number, piece in sorted(self.publisher.stored_pieces(upload).items())
+            if expected[number] in (None, piece.size)
+        ]
 
     # -- completion and abort -----------------------------------------------------------------
     def complete(self, upload: Upload, pinned: dict[int, str]) -> Completed:

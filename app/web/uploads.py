@@ -82,10 +82,7 @@ def create_upload() -> Any:
 
 def _create_batch(state: Runtime, subject: str, files: list[FileRequest]) -> Response:
     """All or nothing: every file is checked before any is signed (signing stores nothing)."""
-    limit = state.settings.batch_max
-    if len(files) > limit:
-        raise ApiError(413, f"A batch holds at most {limit} files; this one has {len(files)}.",
-                       invalid_params=["files"])  # fmt: skip
+    within_batch_max(state, len(files), "files", "files")
     rules, uploads = state.policy, state.uploads()
     ip_range = policy.ip_range(rules, request.remote_addr) if rules.bind_ip else None
     answers = []
@@ -102,6 +99,14 @@ def _create_batch(state: Runtime, subject: str, files: list[FileRequest]) -> Res
     else:
         log.info("signed %d uploads %s for %s", len(names), " ".join(names), subject)
     return _signed({"files": answers})
+
+
+def within_batch_max(state: Runtime, count: int, noun: str, param: str) -> None:
+    """413 for a batch of more than BATCH_MAX ``noun``, naming the list ``param``."""
+    limit = state.settings.batch_max
+    if count > limit:
+        raise ApiError(413, f"A batch holds at most {limit} {noun}; this one has {count}.",
+                       invalid_params=[param])  # fmt: skip
 
 
 def _signed(answer: dict[str, Any]) -> Response:
@@ -195,10 +200,7 @@ def complete_uploads() -> Any:
     answers its problem in its place."""
     ids = completion_ids()
     state, subject = runtime(), g.subject
-    limit = state.settings.batch_max
-    if len(ids) > limit:
-        raise ApiError(413, f"A batch holds at most {limit} uploads; this one has {len(ids)}.",
-                       invalid_params=["upload_ids"])  # fmt: skip
+    within_batch_max(state, len(ids), "uploads", "upload_ids")
     uploads = state.uploads()
 
     def one(upload_id: str) -> Completion | FailedCompletion:
