@@ -17,7 +17,9 @@ PYRAX_INSTALLED := $(PYRAX_VENV)/.installed
 
 .PHONY: run test bench lint format system-deps clean
 
+# The try-it session `make run` prints uses curl and jq.
 run: $(INSTALLED)
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="curl jq"
 	$(BIN)/upload-signer dev
 
 test: system-deps $(INSTALLED) $(PYRAX_INSTALLED)
