@@ -1,12 +1,16 @@
 """Configure, start and stop a real single-node Swift (account, container, object, proxy).
 
 Everything lives under one data directory: configs and rings in ``etc/``, the device in
-``srv/d1``, each server's log in ``logs/``. Credentials are generated once per data directory and
-kept, so objects, containers and the account TempURL key survive a restart.
+``srv/d1``, each server's log in ``logs/``. One data directory is one store: ``start`` takes an
+exclusive lock on ``lock`` (holding the owner's pid and URL) before it writes a config or a ring,
+so a second store on the same directory refuses instead of rewriting the rings under the first.
+Credentials are generated once per data directory and kept, so objects, containers and the
+account TempURL key survive a restart.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -44,6 +48,37 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+LOCK_FILE = "lock"
+
+
+class DataDirInUse(EmbeddedSwiftError):
+    """Another process runs a store on this data directory."""
+
+
+def _lock_data_dir(data_dir: Path, url: str) -> int:
+    """An exclusive flock on ``data_dir/lock``, with this process's pid and URL written in it.
+
+    The lock goes with the descriptor: the kernel drops it when the process ends, however it ends,
+    and Python's descriptors are not inherited by the server processes.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").split()
+        os.close(fd)
+        pid, owner_url = [*holder, "?", "?"][:2]
+        raise DataDirInUse(
+            f"data directory {data_dir} is in use by another embedded Swift (pid {pid}, "
+            f"{owner_url}): stop it, or give this one another data directory"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {url}\n".encode(), 0)
+    return fd
 
 
 def _load_secrets(path: Path) -> dict[str, str]:
@@ -108,6 +143,7 @@ class EmbeddedSwift:
         self.logs = self.data_dir / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
         self.backend_ports: dict[str, int] = {}
+        self._lock_fd: int | None = None
 
     @property
     def url(self) -> str:
@@ -206,7 +242,13 @@ class EmbeddedSwift:
                 ) from None
 
     def start(self, timeout: float = 60.0) -> Credentials:
-        self._check_port_free()
+        if self._lock_fd is None:
+            self._lock_fd = _lock_data_dir(self.data_dir, self.url)
+        try:
+            self._check_port_free()
+        except BaseException:
+            self._unlock()
+            raise
         for directory in (self.etc, self.devices / "d1", self.logs, self.data_dir / "cache"):
             directory.mkdir(parents=True, exist_ok=True)
         values = _load_secrets(self.etc / "secrets.json")
@@ -306,6 +348,13 @@ class EmbeddedSwift:
                 process.kill()
                 process.wait()
         self.processes.clear()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            # The file stays: removing it would let a waiting process lock a file nobody sees.
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Credentials:
         return self.start()
