@@ -4,30 +4,24 @@
  * whose bytes differ (422): a free end-to-end integrity check.
  *
  * The hashing is hash-wasm's MD5 (WebAssembly, about twice as fast as plain JavaScript),
- * vendored under ./vendor/hash-wasm/ (see the README there). Compiling WebAssembly needs
+ * vendored under ./vendor/hash-wasm/ (see the README there) and imported statically through
+ * its ES module wrapper md5.js, so bundlers include it. Compiling WebAssembly needs
  * `'wasm-unsafe-eval'` in a page's Content-Security-Policy script-src; where it is refused
  * (or WebAssembly is missing) `md5Available()` resolves false and uploads go without checksums.
  *
  * `PartHasher` decides which parts of a segmented upload get an MD5, and hashes them ahead.
  */
 
-const VENDORED = new URL("./vendor/hash-wasm/md5.umd.min.js", import.meta.url).href;
-
-let loading = null;
+import { createMD5 } from "./vendor/hash-wasm/md5.js";
 
 /**
- * hash-wasm's createMD5, loaded once on first use.
+ * hash-wasm's createMD5, imported statically (vendor/hash-wasm/md5.js) so that bundlers include
+ * it; the WebAssembly itself is compiled on first use, where the page's CSP allows it.
  * @returns {Promise<() => Promise<any>>}
  */
-function loadCreateMD5() {
-  loading ??= import(VENDORED).then((module) => {
-    // A UMD file: CommonJS exports under Node, a `hashwasm` global in a browser.
-    const create =
-      module.createMD5 ?? module.default?.createMD5 ?? /** @type {any} */ (globalThis).hashwasm?.createMD5;
-    if (typeof create !== "function") throw new Error("hash-wasm's createMD5 is missing");
-    return create;
-  });
-  return loading;
+async function loadCreateMD5() {
+  if (typeof createMD5 !== "function") throw new Error("hash-wasm's createMD5 is missing");
+  return createMD5;
 }
 
 /**
