@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
-APT_PACKAGES ?= curl jq redis-server chromium nodejs
+APT_PACKAGES ?= curl jq redis-server chromium nodejs npm
 # Debian packages only the benchmarks need (`make bench`), not the tests.
 BENCH_APT_PACKAGES ?= wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,6 +14,10 @@ INSTALLED := $(VENV)/.installed
 # Swift (the `embedded` extra) they store to.
 PYRAX_VENV ?= .venv-pyrax
 PYRAX_INSTALLED := $(PYRAX_VENV)/.installed
+# What the Uppy and TypeScript tests install (tests/npm/): Uppy, esbuild, TypeScript, and the
+# client package (frontend/) copied in as a registry install would.
+NPM_DIR := tests/npm
+NPM_INSTALLED := $(NPM_DIR)/node_modules/.installed
 
 .PHONY: run test bench lint format system-deps clean
 
@@ -22,7 +26,7 @@ run: $(INSTALLED)
 	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="curl jq"
 	$(BIN)/upload-signer dev
 
-test: system-deps $(INSTALLED) $(PYRAX_INSTALLED)
+test: system-deps $(INSTALLED) $(PYRAX_INSTALLED) $(NPM_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(PYRAX_VENV)/bin/pytest -q -p no:cacheprovider tests/storage/test_pyrax_backend.py
@@ -53,6 +57,12 @@ $(PYRAX_INSTALLED): pyproject.toml Makefile
 	$(PYRAX_VENV)/bin/python -m pip install --quiet -e '.[pyrax,embedded]' 'pytest>=8' 'requests-mock>=1.11'
 	touch $@
 
+# frontend/ too: the installed copy must be the client as it is now.
+$(NPM_INSTALLED): $(NPM_DIR)/package.json $(wildcard frontend/*.js frontend/*.d.ts frontend/package.json)
+	rm -rf $(NPM_DIR)/node_modules/@upload-signer/client
+	cd $(NPM_DIR) && npm install --install-links --no-audit --no-fund --loglevel=error
+	touch $@
+
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -70,4 +80,4 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(PYRAX_VENV) .data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PYRAX_VENV) $(NPM_DIR)/node_modules .data .pytest_cache .ruff_cache
