@@ -63,8 +63,11 @@ $(NPM_INSTALLED): $(NPM_DIR)/package.json $(wildcard frontend/*.js frontend/*.d.
 	cd $(NPM_DIR) && npm install --install-links --no-audit --no-fund --loglevel=error
 	touch $@
 
+# A package is there when dpkg has it or a command of its name is on PATH: NodeSource's nodejs
+# bundles npm and conflicts with Debian's npm package, so asking apt for npm there would fail.
 system-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || command -v $$p >/dev/null || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
 		$(SUDO) apt-get update -qq && \
