@@ -86,7 +86,12 @@ export interface PutAnswer {
 }
 
 export interface PutRequest {
+  /** Sent as they are, nothing added. */
   headers?: Record<string, string>;
+  /**
+   * Bytes of the body (of a form: of its file) sent so far. When absent, do not listen to
+   * upload progress: a form POST without an upload listener needs no CORS preflight.
+   */
   onProgress?: (loaded: number) => void;
   signal?: AbortSignal;
 }
@@ -150,7 +155,14 @@ export interface UploadEventMap {
 export class Upload extends EventTarget {
   constructor(file: File | Blob, options: UploadOptions);
   readonly file: File | Blob;
-  readonly options: Required<Pick<UploadOptions, "retries" | "parallel">> & UploadOptions;
+  /** The options with every default filled in. */
+  readonly options: UploadOptions &
+    Required<
+      Pick<
+        UploadSettings,
+        "retries" | "retryDelay" | "maxRetryDelay" | "stallTimeout" | "speedWindow" | "parallel" | "checksum" | "resume" | "smallFileSize"
+      >
+    >;
   readonly controller: AbortController;
   state: UploadState;
   result: UploadResult | null;
@@ -268,16 +280,23 @@ export const EVENT_CALLBACKS: Readonly<Record<UploadEventType, keyof UploadCallb
 
 export function formatBytes(bytes: number): string;
 export function formatDuration(seconds: number | null): string;
+/** Ms before retry number `attempt`; `retryAfter` is a Retry-After header (seconds or an HTTP date). */
 export function backoffDelay(
   attempt: number,
   options?: { retryDelay?: number; maxRetryDelay?: number },
-  retryAfter?: number | null,
+  retryAfter?: string | number | null,
   random?: () => number,
 ): number;
-export function parseRetryAfter(value: string | null, now?: number): number | null;
-export function isExpired(urls: { expires_at?: string | null }, now?: number): boolean;
+/** A Retry-After header (delay-seconds or HTTP date) in ms, or null. */
+export function parseRetryAfter(value: string | number | null | undefined, now?: number): number | null;
+/** Whether a signed upload's URL (or form) has expired by this browser's clock. */
+export function isExpired(
+  urls: { upload_url?: string; upload_form?: { fields: Record<string, string> } | null; expires_at?: string | null },
+  now?: number,
+): boolean;
 export const defaultHttpStack: Readonly<HttpStack>;
-export function putBlob(url: string, blob: Blob, request?: PutRequest): Promise<PutAnswer>;
+/** One PUT with XMLHttpRequest under the stall watchdog (`stallTimeout` ms without progress). */
+export function putBlob(url: string, blob: Blob, request?: PutRequest & { stallTimeout?: number }): Promise<PutAnswer>;
 
 // Building blocks re-exported for reuse; their shapes are not part of the stable surface.
 export class ApiClient {
@@ -292,17 +311,38 @@ export class ApiClient {
   });
   [member: string]: unknown;
 }
-export function callApi(apiBase: string, token: string, call: Record<string, unknown>): Promise<unknown>;
+/** One API call (see `callApi`). */
+export interface ApiCall {
+  method?: string;
+  /** From the API's base, e.g. "/uploads". */
+  path: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  signal?: AbortSignal;
+  /** The statuses that are a success (default [200]). */
+  expect?: number[];
+}
+/** One call to the API with the bearer token: the parsed JSON answer (null for a 204). */
+export function callApi(
+  apiBase: string,
+  token: string,
+  call: ApiCall & { httpStack?: Partial<HttpStack> },
+): Promise<unknown>;
+/** POST /uploads once for a file described by its name, media type and size. */
 export function requestUpload(
   apiBase: string,
   token: string,
-  file: File | Blob,
+  file: { filename?: string; contentType?: string; size: number },
   signal?: AbortSignal,
   options?: { httpStack?: Partial<HttpStack> },
 ): Promise<Record<string, unknown>>;
+/** Turns (loaded, time) samples into percent, speed (over the last `window` ms) and ETA. */
 export class ProgressMeter {
-  constructor(total: number, options?: { window?: number });
+  constructor(total: number, options?: { window?: number; now?: number; loaded?: number });
   total: number;
+  window: number;
+  /** Starts measuring again from `loaded` bytes. */
+  reset(now?: number, loaded?: number): void;
   update(loaded: number, now?: number): Progress;
 }
 export class PartSchedule {
@@ -314,6 +354,6 @@ export class PartUrls {
   [member: string]: unknown;
 }
 export class ResumeStore {
-  constructor(storage: Storage | null);
+  constructor(storage?: Storage | null);
   [member: string]: unknown;
 }
