@@ -180,7 +180,6 @@ async def serve(links: list[Link], ports: list[int]) -> None:
         for link, port in zip(links, ports, strict=True)
     ]
     bound = [server.sockets[0].getsockname()[1] for server in servers]
-    print(f"listening on {' '.join(map(str, bound))}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -191,6 +190,8 @@ async def serve(links: list[Link], ports: list[int]) -> None:
         print(f"stats {json.dumps(stats)}", flush=True)
 
     loop.add_signal_handler(signal.SIGUSR1, report)
+    # Ready only once SIGUSR1 is handled: its default action would end the process.
+    print(f"listening on {' '.join(map(str, bound))}", flush=True)
     async with contextlib.AsyncExitStack() as stack:
         for server in servers:
             await stack.enter_async_context(server)
