@@ -5,8 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need (the browser tests drive Debian's Chromium).
 APT_PACKAGES ?= curl jq redis-server chromium nodejs npm
-# Debian packages only the benchmarks need (`make bench`), not the tests.
-BENCH_APT_PACKAGES ?= wrk
+# Debian packages only the benchmarks need (`make bench`; nginx for bench/keepalive.py), not the tests.
+BENCH_APT_PACKAGES ?= wrk nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALLED := $(VENV)/.installed
 # pyrax (STORAGE_BACKEND=pyrax) pins python-novaclient 2.27.0 (pbr<2), which cannot share an

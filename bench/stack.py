@@ -100,9 +100,13 @@ def proxy_requests(node: EmbeddedSwift) -> int:
         return sum(1 for line in log if PROXY_REQUEST_LINE.match(line))
 
 
-def start_api(credentials: Credentials, workers: int, log_path: Path) -> Api:
+def start_api(
+    credentials: Credentials, workers: int, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Api:
+    """The API under gunicorn on a free port; ``extra_env`` adds or overrides settings (e.g.
+    ``GUNICORN_CMD_ARGS``)."""
     port = free_port()
-    env = dict(os.environ) | credentials.as_env()
+    env = dict(os.environ) | credentials.as_env() | (extra_env or {})
     env |= {"API_TOKENS": TOKEN, "WEB_CONCURRENCY": str(workers), "PORT": str(port)}
     env["BIND"] = f"127.0.0.1:{port}"
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a private one
