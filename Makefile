@@ -58,7 +58,8 @@ $(PYRAX_INSTALLED): pyproject.toml Makefile
 	touch $@
 
 # frontend/ too: the installed copy must be the client as it is now.
-$(NPM_INSTALLED): $(NPM_DIR)/package.json $(wildcard frontend/*.js frontend/*.d.ts frontend/package.json)
+$(NPM_INSTALLED): $(NPM_DIR)/package.json $(wildcard frontend/*.js frontend/*.d.ts frontend/package.json) \
+		$(shell find frontend/vendor -type f)
 	rm -rf $(NPM_DIR)/node_modules/@upload-signer/client
 	cd $(NPM_DIR) && npm install --install-links --no-audit --no-fund --loglevel=error
 	touch $@
