@@ -3,7 +3,14 @@ import { BasePlugin, type Body, type Meta, type PluginOpts, type Uppy } from "@u
 import type { UploadSettings } from "./index.js";
 
 export interface UploadSignerOptions extends PluginOpts, Omit<UploadSettings, "token" | "filename" | "contentType" | "signal"> {
-  /** A bearer token the API accepts, or a function giving one (called at each upload). */
+  /**
+   * A bearer token the API accepts, or a function giving one (or a promise of one). A function
+   * is called when an upload starts and again before each API request (signing, part URLs,
+   * completion, DELETE), so an upload that outlasts a short-lived token goes on with a fresh
+   * one: let it answer from a cache until its token nears expiry. When it throws as an upload
+   * starts, the upload's files fail (an `auth` UploadError); when it throws later, that request
+   * goes with the last token it gave. Storage requests carry signatures of their own, no token.
+   */
   token: string | (() => string | Promise<string>);
   /** Files going up at once (default 6). */
   limit?: number;
@@ -31,6 +38,7 @@ export class UploadSigner<M extends Meta = Meta, B extends Body = UploadSignerBo
   static VERSION: string;
   constructor(uppy: Uppy<M, B>, opts: UploadSignerOptions);
   install(): void;
+  /** Cancels the uploads in flight (each DELETEs what it stored) and unregisters the uploader. */
   uninstall(): void;
 }
 
