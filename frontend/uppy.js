@@ -16,13 +16,14 @@
  * Only local files go up: a remote file (Companion's: Google Drive, Dropbox, a URL…) has no
  * Blob here, so it fails at once with an upload-error that says so.
  *
- * Golden Retriever: its restored upload hands every file of the interrupted upload to this
- * uploader again. Files it finished are left out (Uppy's `filterFilesToUpload`), and
- * `upload-start` is not emitted again for files it had started (`filterFilesToEmitUploadStarted`);
- * the others go up as a new batch. A restored segmented file sends only its missing parts, as
- * the module remembers segmented uploads itself (localStorage, by the file's name, size and
- * modification time); a restored single file goes up whole again. A file whose bytes Golden
- * Retriever could not restore (a "ghost") fails with an upload-error asking to add it again.
+ * Golden Retriever: Uppy hands every file of a restored upload to this uploader again. Files
+ * that had finished are left out (Uppy's `filterFilesToUpload`), and `upload-start` is not
+ * emitted again for restored files that had started (`filterFilesToEmitUploadStarted`); the
+ * others go up as a new batch. A restored segmented file whose bytes come back as a File with
+ * its name and modification time sends only its missing parts, as the module remembers
+ * segmented uploads itself (localStorage, by name, size and modification time); a single file
+ * goes up whole again. A file whose bytes Golden Retriever could not restore (a "ghost") fails
+ * with an upload-error asking to add it again.
  */
 
 import { BasePlugin } from "@uppy/core";
