@@ -4,8 +4,21 @@ emulated WAN: a round trip on every connection, and one uplink that all of them 
     .venv/bin/python bench/many_files.py                     # 200 x 100K, --rtt 50ms --uplink 10M
     .venv/bin/python bench/many_files.py --files 50 --uplink 0        # no shared cap
     .venv/bin/python bench/many_files.py --large 512M --runs 1        # one file: throughput/uplink
+    .venv/bin/python bench/many_files.py --page per-file     # the page before batching (git)
     .venv/bin/python bench/many_files.py --frontend ../other/frontend # another version of the page
-    make bench BENCH_ARGS="--only many_files"                # the first, as a `make bench` part
+    .venv/bin/python bench/many_files.py --suite             # all of the set below, one table
+    make bench BENCH_ARGS="--only many_files"                # the set, as a `make bench` part
+
+``--suite`` runs, over one ``--rtt`` (default 50 ms): 200 x 100 KiB with a 10 MiB/s uplink
+through the per-file page and through the batched one; the same 50 x 100 KiB drop with no
+uplink cap through both; one 512 MiB file (``--large`` sets another size) through the batched
+page, once. Each scenario gets a fresh stack; the summary table at the end gives each one's
+median wall time against its floor, requests per file, the per-file page's time over the
+batched page's, the large file's throughput over the uplink, and CPU by component.
+
+The per-file page is this repository's frontend/ at ``PER_FILE_REVISION``, taken from git
+(``git archive``) into a temporary directory; without git or that commit (a tarball), the
+per-file scenarios are skipped, and say so.
 
 Starts the embedded Swift, the API under gunicorn (the repository's gunicorn.conf.py and the
 service's default settings), the page on its own origin, and one ``bench/link.py`` relay process
@@ -27,7 +40,15 @@ does (file by file, or in batches). It reports:
   leave out), by origin (API, storage) and method, and per file;
 - the TCP connections the relays accepted per origin, and the share of requests sent on a
   connection that was already open (keep-alive);
-- the floor, and time / floor; with ``--large``, throughput / uplink too.
+- the floor, and time / floor; with ``--large``, throughput / uplink too;
+- the requests the Swift proxy logged (its proxy-logging lines), per file: the browser's, the
+  API's (the completion, mostly) and Swift's own internal sub-requests;
+- the CPU seconds each part used during the pick (from /proc, only this run's process trees):
+  storage (the Swift servers), API (gunicorn), relay (bench/link.py), Chromium (every process
+  of the browser) and driver (this script and Playwright's), next to the wall time, the
+  machine's cores and how busy the whole machine was (other jobs included), and from these
+  what bound the run: the machine's CPU, one saturated process, the link (at the floor), or
+  neither (waits: round trips and server latency beyond the floor's).
 
 The floor is what HTTP/1.1 allows over this link, for N files of B bytes in all:
 
@@ -53,6 +74,7 @@ bench/results/many_files-<time>.json.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -60,7 +82,9 @@ import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -72,7 +96,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.settings.parsers import parse_size  # noqa: E402
-from bench.harness import MiB, load_line, make_file  # noqa: E402
+from bench.harness import MiB, load_line, make_file, process_kind  # noqa: E402
+from bench.report import table  # noqa: E402
+from bench.stack import PROXY_REQUEST_LINE, cpu_seconds  # noqa: E402
 
 TOKEN = secrets.token_urlsafe(24)
 CONTAINER = "bench-many-files"
@@ -83,6 +109,27 @@ SETTLED = ("done", "failed", "cancelled")
 POLL_SECONDS = 0.1
 # Network events still on their way when the last row turns done.
 SETTLE_SECONDS = 0.5
+# The demo page before batching (the parent of "API calls no longer send cache: no-store"). Per
+# file, three files at a time: POST /uploads (sent with cache: no-store, so never on a cached
+# preflight: an OPTIONS first), the file through the upload form with an upload listener (an
+# OPTIONS first), then POST /uploads/<id>/complete (an OPTIONS first): 6 requests a file.
+PER_FILE_REVISION = "8905b8c361da2297d869aa8879d8c4c174cad0d2"
+PAGES = ("batched", "per-file")
+KiB = 1024
+# --suite: (scenario, page, what it sets). The 50 ms RTT is --rtt's default.
+SUITE = (
+    ("200 x 100 KiB, 10 MiB/s uplink", "per-file", {"files": 200, "size": 100 * KiB}),
+    ("200 x 100 KiB, 10 MiB/s uplink", "batched", {"files": 200, "size": 100 * KiB}),
+    ("50 x 100 KiB, no uplink cap", "per-file", {"files": 50, "size": 100 * KiB, "uplink": 0}),
+    ("50 x 100 KiB, no uplink cap", "batched", {"files": 50, "size": 100 * KiB, "uplink": 0}),
+    ("1 x {large}, 10 MiB/s uplink", "batched", {"files": 1, "runs": 1}),
+)
+SUITE_UPLINK = 10 * MiB
+SUITE_LARGE = 512 * MiB
+# What bound a run: the machine's cores (or one process's core) busy this share of the wall
+# time or more; or the link, when the time is within this factor of the floor.
+CPU_BOUND_SHARE = 0.85
+NEAR_FLOOR = 1.25
 # In production the API logs to a pipe; here to tmpfs when there is one (see bench/__main__.py).
 LOG_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 
@@ -194,11 +241,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--timeout", type=float, default=900, help="seconds a run may take (default 900)"
     )
     parser.add_argument(
+        "--page",
+        choices=PAGES,
+        default="batched",
+        help="batched: this repository's frontend/ (default); per-file: the page before "
+        f"batching, frontend/ at {PER_FILE_REVISION[:7]} from git",
+    )
+    parser.add_argument(
         "--frontend",
         type=Path,
-        default=ROOT / "frontend",
         help="the page's directory (default: this repository's frontend/): another version of "
         "the page, measured the same way",
+    )
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="run the whole set (see above) and print one table: --rtt, --rate, --runs, "
+        "--workers and --timeout apply to each scenario, --large sets the large file's size "
+        "(default 512M)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
@@ -207,9 +267,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="write the last run's DevTools network events (requests, answers, ends) here",
     )
     args = parser.parse_args(argv)
-    if args.large:
+    if args.frontend and args.page == "per-file":
+        parser.error("--frontend and --page per-file both name the page: give one")
+    if args.frontend is None and args.page == "batched":
+        args.frontend = ROOT / "frontend"
+    if args.large and not args.suite:
         args.files, args.size = 1, args.large
     return args
+
+
+def suite(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
+    """The scenarios of ``--suite``: each one's name, and ``args`` with its files, size, uplink
+    and page (the link's RTT and per-connection rate, the runs and the workers are ``args``')."""
+    large = args.large or SUITE_LARGE
+    scenarios = []
+    for name, page, changes in SUITE:
+        scenario = argparse.Namespace(**vars(args))
+        scenario.suite = False
+        scenario.page = page
+        scenario.frontend = ROOT / "frontend" if page == "batched" else None
+        scenario.uplink = SUITE_UPLINK
+        scenario.large = None
+        vars(scenario).update(changes)
+        if "{large}" in name:
+            scenario.large = scenario.size = large
+        scenarios.append((name.format(large=shown_size(large)), scenario))
+    return scenarios
+
+
+def shown_size(size: int) -> str:
+    return f"{size / MiB:g} MiB" if size >= MiB else f"{size / KiB:g} KiB"
 
 
 # ---------------------------------------------------------------- figures
@@ -317,6 +404,179 @@ def per_file(requests: dict, files: int) -> dict:
     return table
 
 
+# ---------------------------------------------------------------- CPU and storage requests
+
+COMPONENTS = ("storage", "api", "relay", "chromium", "driver")
+
+
+def parents() -> dict[int, int]:
+    """Every process now: its pid -> its parent's pid."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            table[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return table
+
+
+def descendants(root: int, parent_of: dict[int, int]) -> list[int]:
+    """``root`` and every process under it."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in parent_of.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def machine_jiffies(proc_stat: str) -> tuple[int, int]:
+    """Busy and total clock ticks of every core, from /proc/stat's text (its ``cpu`` line:
+    user nice system idle iowait irq softirq steal ...; idle and iowait are not busy)."""
+    ticks = [int(n) for n in proc_stat.split("\n", 1)[0].split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+class RunCpu:
+    """CPU seconds used between ``start()`` and ``stop()`` by the process trees of this run:
+    ``roots`` (component -> pid: storage, api, relay), and of the rest under this process,
+    Chromium's (by ``process_kind``) and the driver's (this script, Playwright's driver). Other
+    jobs on the machine, Swift and Chromium of their own included, are left out; how busy the
+    whole machine was comes from /proc/stat."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self._before: dict[int, tuple[str, str, float]] = {}
+        self._started = 0.0
+        self._machine = (0, 0)
+
+    def _snapshot(self) -> dict[int, tuple[str, str, float]]:
+        parent_of = parents()
+        owner: dict[int, str] = {}
+        for component, root in self.roots.items():
+            owner |= dict.fromkeys(descendants(root, parent_of), component)
+        for pid in descendants(os.getpid(), parent_of):
+            if pid not in owner:
+                kind = process_kind(str(pid)) or ""
+                owner[pid] = "chromium" if kind.startswith("chromium") else "driver"
+        snapshot = {}
+        for pid, component in owner.items():
+            try:
+                seconds = cpu_seconds(pid)
+            except OSError:  # ended meanwhile
+                continue
+            label = process_kind(str(pid)) or component
+            if component == "api":
+                label = "gunicorn master" if pid == self.roots["api"] else "gunicorn worker"
+            snapshot[pid] = (component, label, seconds)
+        return snapshot
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+        self._machine = machine_jiffies(Path("/proc/stat").read_text())
+        self._started = time.monotonic()
+
+    def stop(self) -> dict:
+        wall = time.monotonic() - self._started
+        busy, total = machine_jiffies(Path("/proc/stat").read_text())
+        machine = (busy - self._machine[0]) / max(total - self._machine[1], 1)
+        return cpu_accounting(self._before, self._snapshot(), wall, os.cpu_count() or 1, machine)
+
+
+def cpu_accounting(
+    before: dict[int, tuple[str, str, float]],
+    after: dict[int, tuple[str, str, float]],
+    wall: float,
+    cores: int,
+    machine_busy: float,
+) -> dict:
+    """From two snapshots (pid -> component, label, CPU seconds so far): CPU seconds each
+    component and each kind of process used, the busiest process, and these as shares of the
+    machine (``cores`` x ``wall``) and of one core. A process started meanwhile counts whole;
+    one that ended meanwhile is not seen (none of this run's should)."""
+    components = dict.fromkeys(COMPONENTS, 0.0)
+    kinds: dict[str, float] = {}
+    busiest = ("", 0.0)
+    for pid, (component, label, seconds) in after.items():
+        used = seconds - before[pid][2] if pid in before else seconds
+        components[component] = components.get(component, 0.0) + used
+        kinds[label] = kinds.get(label, 0.0) + used
+        if used > busiest[1]:
+            busiest = (label, used)
+    total = sum(components.values())
+    return {
+        "wall_seconds": round(wall, 3),
+        "cores": cores,
+        "seconds": {name: round(value, 2) for name, value in components.items()},
+        "total_seconds": round(total, 2),
+        "share_of_machine": round(total / (cores * wall), 3) if wall else None,
+        "machine_busy_share": round(machine_busy, 3),
+        "by_process_kind": {k: round(v, 2) for k, v in sorted(kinds.items()) if v >= 0.005},
+        "busiest_process": {
+            "kind": busiest[0],
+            "seconds": round(busiest[1], 2),
+            "share_of_a_core": round(busiest[1] / wall, 3) if wall else None,
+        },
+    }
+
+
+def bound_by(time_over_floor: float, cpu: dict | None) -> str:
+    """What held the run back: the machine's CPU (every core busy, other jobs' work included),
+    one process's core (a single-threaded server at its limit), the link (time at the floor),
+    or waits (neither: round trips and server latency beyond the floor's)."""
+    if cpu:
+        if cpu["machine_busy_share"] >= CPU_BOUND_SHARE:
+            if (cpu["share_of_machine"] or 0) >= CPU_BOUND_SHARE:
+                return "machine CPU (this run)"
+            return "machine CPU (shared)"
+        busiest = cpu["busiest_process"]
+        if (busiest["share_of_a_core"] or 0) >= CPU_BOUND_SHARE:
+            return f"one core ({busiest['kind']})"
+    if time_over_floor <= NEAR_FLOOR:
+        return "network (floor)"
+    return "waits"
+
+
+def proxy_log_source(line: str) -> str | None:
+    """Who sent a request the Swift proxy logged: ``browser`` (a Mozilla user agent), ``api``
+    (the service's swiftclient or requests), ``internal`` (Swift's own sub-requests, logged
+    with ``- -`` for client and remote address); None for a line that logs no request."""
+    if not PROXY_REQUEST_LINE.match(line):
+        return None
+    fields = line.split()
+    if fields[1] == "-":
+        return "internal"
+    return "browser" if fields[9].startswith("Mozilla") else "api"
+
+
+class ProxyLog:
+    """Requests the Swift proxy logged since the last ``count()``, by ``proxy_log_source``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+
+    def count(self) -> dict[str, int]:
+        counts = dict.fromkeys(("browser", "api", "internal"), 0)
+        if not self.path.exists():
+            return counts
+        with self.path.open("rb") as log:
+            log.seek(self._offset)
+            data = log.read()
+        complete = data.rsplit(b"\n", 1)[0] + b"\n" if b"\n" in data else b""
+        self._offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            source = proxy_log_source(line)
+            if source:
+                counts[source] += 1
+        return counts
+
+
 def summarize(args: argparse.Namespace, runs: list[dict]) -> dict:
     total_bytes = args.files * args.size
     seconds = statistics.median(r["seconds"] for r in runs)
@@ -333,6 +593,7 @@ def summarize(args: argparse.Namespace, runs: list[dict]) -> dict:
             "per_connection_bytes_per_s": args.rate,
         },
         "api_workers": args.workers,
+        "page": args.page,
         "frontend": str(args.frontend),
         "runs": len(runs),
         "seconds": [round(r["seconds"], 3) for r in runs],
@@ -346,6 +607,16 @@ def summarize(args: argparse.Namespace, runs: list[dict]) -> dict:
         "requests_differ_between_runs": len({json.dumps(r["requests"]) for r in runs}) > 1,
         "each_run": runs,
     }
+    if args.page == "per-file":
+        result["revision"] = PER_FILE_REVISION
+    if "storage_requests" in median_run:
+        counts = median_run["storage_requests"]
+        result["storage_requests"] = counts
+        result["storage_requests_per_file"] = {
+            source: round(n / args.files, 2) for source, n in counts.items()
+        }
+    result["cpu"] = median_run.get("cpu")
+    result["bound_by"] = bound_by(result["time_over_floor"], result["cpu"])
     throughput = total_bytes / seconds
     result["throughput_bytes_per_s"] = round(throughput)
     if args.uplink:
@@ -354,7 +625,9 @@ def summarize(args: argparse.Namespace, runs: list[dict]) -> dict:
 
 
 def render(result: dict) -> str:
-    """The printed summary of one ``measure``."""
+    """The printed summary of one ``measure``, or of the suite (``render_suite``)."""
+    if result.get("mode") == "suite":
+        return render_suite(result)
     link = result["link"]
     uplink = link["uplink_bytes_per_s"]
     where = (
@@ -362,8 +635,7 @@ def render(result: dict) -> str:
         if uplink
         else f"RTT {link['rtt_ms']:g} ms, no shared uplink cap"
     ) + f", {link['per_connection_bytes_per_s'] / MiB:g} MiB/s per connection"
-    size = result["file_bytes"]
-    shown = f"{size / MiB:g} MiB" if size >= MiB else f"{size / 1024:g} KiB"
+    shown = shown_size(result["file_bytes"])
     f = result["floor"]
     lines = [
         f"{result['files']} x {shown} through the page ({where}); "
@@ -375,7 +647,9 @@ def render(result: dict) -> str:
         f"(2 handshakes, 2 preflights, 2 API calls, {f['storage_round_trips']} storage)",
         f"time / floor: {result['time_over_floor']:.2f}x",
     ]
-    if result.get("frontend", str(ROOT / "frontend")) != str(ROOT / "frontend"):
+    if result.get("page") == "per-file":
+        lines.insert(1, f"the per-file page: frontend/ at {result['revision'][:7]}")
+    elif result.get("frontend", str(ROOT / "frontend")) != str(ROOT / "frontend"):
         lines.insert(1, f"page served from {result['frontend']}")
     if result["mode"] == "large" or result["files"] == 1:
         mibs = result["throughput_bytes_per_s"] / MiB
@@ -412,16 +686,78 @@ def render(result: dict) -> str:
         for key, entry in result["answer_ms"].items()
         if not key.startswith(("other", "page"))
     ]
+    per = result.get("storage_requests_per_file")
+    if per:
+        lines.append(
+            f"requests the Swift proxy logged (median run), per file: browser {per['browser']:.2f}"
+            f", API {per['api']:.2f} (its completion, mostly), Swift's internal "
+            f"{per['internal']:.2f}"
+        )
+    if result.get("cpu"):
+        lines.append(cpu_line(result["cpu"]))
+    if "bound_by" in result:
+        lines.append(f"bound by: {result['bound_by']}")
     if result["requests_differ_between_runs"]:
         lines.append("(the request counts differ between runs: see each_run in the JSON)")
     return "\n".join(lines)
 
 
+def cpu_line(cpu: dict) -> str:
+    """``storage 1.90, api 0.40, ... = 3.90 CPU-s of 2 cores x 2.50 s (78%)``, and more."""
+    parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu["seconds"].items())
+    busiest = cpu["busiest_process"]
+    return (
+        f"CPU during the pick (median run): {parts} = {cpu['total_seconds']:.2f} CPU-s of "
+        f"{cpu['cores']} cores x {cpu['wall_seconds']:.2f} s ({percent(cpu['share_of_machine'])})"
+        f"; the whole machine busy {percent(cpu['machine_busy_share'])} (other jobs included)"
+        f"; busiest process: {busiest['kind']}, {busiest['seconds']:.2f} CPU-s "
+        f"({percent(busiest['share_of_a_core'])} of a core)"
+    )
+
+
+def percent(share: float | None) -> str:
+    return "?" if share is None else f"{share * 100:.0f}%"
+
+
+# ---------------------------------------------------------------- the per-file page
+
+
+class PageUnavailable(RuntimeError):
+    """The per-file page cannot be had from git here (no git, no history, no such commit)."""
+
+
+def per_file_page(directory: Path) -> Path:
+    """frontend/ at ``PER_FILE_REVISION``, from this repository's git history, extracted into
+    ``directory``: the page's own directory."""
+    command = ["git", "-C", str(ROOT), "archive", PER_FILE_REVISION, "frontend"]
+    try:
+        archive = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PageUnavailable(f"git archive failed: {exc}") from None
+    if archive.returncode:
+        why = archive.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+        raise PageUnavailable(f"git archive {PER_FILE_REVISION[:7]}: {why[-1]}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(directory, filter="data")
+    page = directory / "frontend"
+    if not (page / "index.html").exists():
+        raise PageUnavailable(f"frontend/ at {PER_FILE_REVISION[:7]} has no index.html")
+    return page
+
+
 # ---------------------------------------------------------------- one run
 
 
-def browser_run(browser, page_origin: str, paths: list[Path], origins: dict, timeout: float):
-    """One pick of every file in a fresh context: seconds, and what Chromium sent."""
+def browser_run(
+    browser,
+    page_origin: str,
+    paths: list[Path],
+    origins: dict,
+    timeout: float,
+    cpu: RunCpu | None = None,
+):
+    """One pick of every file in a fresh context: seconds, what Chromium sent, and the CPU
+    each part used from the pick until every row was done (``cpu``)."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -441,6 +777,8 @@ def browser_run(browser, page_origin: str, paths: list[Path], origins: dict, tim
         sent.clear()
         received.clear()
         finished.clear()
+        if cpu:
+            cpu.start()
         page.locator("#files").set_input_files([str(p) for p in paths])
         deadline = time.monotonic() + timeout
         while True:
@@ -458,6 +796,7 @@ def browser_run(browser, page_origin: str, paths: list[Path], origins: dict, tim
                     f"({watch['rows']} rows)"
                 )
             time.sleep(POLL_SECONDS)
+        used = cpu.stop() if cpu else None
         if watch["failed"] or watch["done"] < len(paths):
             raise RuntimeError(f"{len(paths) - watch['done']} rows not done: {watch['failed']}")
         time.sleep(SETTLE_SECONDS)
@@ -467,6 +806,7 @@ def browser_run(browser, page_origin: str, paths: list[Path], origins: dict, tim
             "seconds": (watch["end"] - watch["start"]) / 1000,
             "requests": count_requests(sent, received, origins),
             "answer_ms": answer_times(sent, received, origins),
+            "cpu": used,
             "network_log": {"sent": sent, "received": received, "finished": finished},
         }
     finally:
@@ -494,6 +834,8 @@ def measure(args: argparse.Namespace) -> dict:
         print(f"making {args.files} file(s) of {args.size} bytes of random bytes…", flush=True)
         for path in paths:
             make_file(path, args.size)
+        if args.frontend is None:  # the per-file page
+            args.frontend = per_file_page(work)
         with (
             StorageServer(work / "swift") as swift,
             FrontendServer(directory=args.frontend.resolve()) as frontend,
@@ -519,10 +861,17 @@ def measure(args: argparse.Namespace) -> dict:
                     args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rule}"],
                 )
                 origins = {"api": api_link, "storage": storage_origin, "page": frontend.origin}
+                roots = {"storage": swift.process.pid, "api": api.process.pid}
+                cpu = RunCpu(roots | {"relay": relays.process.pid})
+                proxy_log = ProxyLog(swift.data_dir / "logs" / "proxy.log")
                 try:
                     for number in range(1, args.runs + 1):
                         before = relays.stats()
-                        run = browser_run(browser, frontend.origin, paths, origins, args.timeout)
+                        proxy_log.count()
+                        run = browser_run(
+                            browser, frontend.origin, paths, origins, args.timeout, cpu
+                        )
+                        run["storage_requests"] = proxy_log.count()
                         after = relays.stats()
                         run["tcp_connections"] = {
                             name: a["connections"] - b["connections"]
@@ -539,7 +888,9 @@ def measure(args: argparse.Namespace) -> dict:
                         print(
                             f"run {number}: {run['seconds']:.2f} s, "
                             f"{sum(e['requests'] for e in run['requests'].values())} requests, "
-                            f"TCP connections {run['tcp_connections']}",
+                            f"TCP connections {run['tcp_connections']}, "
+                            f"{run['cpu']['total_seconds']:.1f} CPU-s, machine busy "
+                            f"{percent(run['cpu']['machine_busy_share'])}",
                             flush=True,
                         )
                 finally:
@@ -550,6 +901,132 @@ def measure(args: argparse.Namespace) -> dict:
     return summarize(args, runs)
 
 
+# ---------------------------------------------------------------- the suite
+
+
+def run_suite(args: argparse.Namespace) -> dict:
+    """Every scenario of ``suite(args)``, each on a stack of its own; one that fails (or the
+    per-file page, when git cannot give it) is reported as such and the others go on."""
+    scenarios: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="upload-signer-bench-page-") as scratch:
+        try:
+            page: Path | None = per_file_page(Path(scratch))
+            skipped = ""
+        except PageUnavailable as exc:
+            page = None
+            skipped = f"per-file page unavailable ({exc}): its scenarios are skipped"
+            print(skipped, flush=True)
+        for name, scenario in suite(args):
+            entry = {"scenario": name, "page": scenario.page}
+            if scenario.page == "per-file" and page is None:
+                scenarios.append(entry | {"skipped": skipped})
+                continue
+            if scenario.page == "per-file":
+                scenario.frontend = page
+            print(f"\n== {name}, {scenario.page} page ==", flush=True)
+            try:
+                entry |= measure(scenario)
+            except (RuntimeError, OSError) as exc:
+                print(f"{name}, {scenario.page} page: failed: {exc}", flush=True)
+                entry["error"] = str(exc)
+            else:
+                print(render(entry), flush=True)
+            scenarios.append(entry)
+    return {"mode": "suite", "scenarios": scenarios, "summary": suite_summary(scenarios)}
+
+
+def suite_summary(scenarios: list[dict]) -> list[dict]:
+    """One row per scenario for the table: its median wall time against its floor, requests
+    per file (the browser's; and the storage requests the API made), the batched page's
+    speed-up (the per-file page's time over its own in the same scenario), throughput over the
+    uplink for one file, CPU seconds by component, and what bound it."""
+    per_file = {
+        s["scenario"]: s["seconds_median"]
+        for s in scenarios
+        if s["page"] == "per-file" and "seconds_median" in s
+    }
+    rows = []
+    for s in scenarios:
+        row = {"scenario": s["scenario"], "page": s["page"]}
+        if "seconds_median" not in s:
+            row["note"] = s.get("error") or s.get("skipped") or "no figures"
+            rows.append(row)
+            continue
+        row |= {
+            "seconds": s["seconds_median"],
+            "floor_seconds": s["floor"]["seconds"],
+            "time_over_floor": s["time_over_floor"],
+            "requests_per_file": round(s["requests_per_file"]["total"], 2),
+            "api_storage_requests_per_file": (s.get("storage_requests_per_file") or {}).get("api"),
+            "bound_by": s.get("bound_by"),
+        }
+        if s["page"] == "batched" and s["scenario"] in per_file:
+            row["speed_up_over_per_file"] = round(per_file[s["scenario"]] / s["seconds_median"], 2)
+        if s["files"] == 1 and s.get("throughput_over_uplink") is not None:
+            row["throughput_over_uplink"] = s["throughput_over_uplink"]
+        if s.get("cpu"):
+            row["cpu_seconds"] = s["cpu"]["seconds"]
+            row["cpu_share_of_machine"] = s["cpu"]["share_of_machine"]
+            row["machine_busy_share"] = s["cpu"]["machine_busy_share"]
+        rows.append(row)
+    return rows
+
+
+def render_suite(result: dict) -> str:
+    """The suite's table (``suite_summary``'s rows), and what its columns mean."""
+    headers = ["scenario", "page", "wall", "floor", "/floor", "req/file", "API st/file"]
+    headers += ["speed-up", "thru/uplink", "CPU-s st/api/relay/chr", "ours", "machine"]
+    headers += ["bound by"]
+    rows, notes = [], []
+    for row in result["summary"]:
+        if "seconds" not in row:
+            notes.append(f"{row['scenario']}, {row['page']} page: {row['note']}")
+            rows.append([row["scenario"], row["page"], *["-"] * (len(headers) - 2)])
+            continue
+        cpu = row.get("cpu_seconds")
+        speed_up = row.get("speed_up_over_per_file")
+        thru = row.get("throughput_over_uplink")
+        api_storage = row.get("api_storage_requests_per_file")
+        rows.append(
+            [
+                row["scenario"],
+                row["page"],
+                f"{row['seconds']:.2f} s",
+                f"{row['floor_seconds']:.2f} s",
+                f"{row['time_over_floor']:.2f}x",
+                f"{row['requests_per_file']:.2f}",
+                "-" if api_storage is None else f"{api_storage:.2f}",
+                "-" if speed_up is None else f"{speed_up:.2f}x",
+                "-" if thru is None else f"{thru:.2f}",
+                "-"
+                if not cpu
+                else "/".join(f"{cpu[k]:.1f}" for k in ("storage", "api", "relay", "chromium")),
+                percent(row.get("cpu_share_of_machine")) if cpu else "-",
+                percent(row.get("machine_busy_share")) if cpu else "-",
+                row.get("bound_by") or "-",
+            ]
+        )
+    lines = [
+        "Many files through the page over an emulated WAN link: medians (the large file: 1 run)",
+        table(headers, rows),
+        "wall: pick to last row done; floor: bytes over the link + unavoidable round trips",
+        "req/file: requests Chromium sent (preflights included); API st/file: storage requests "
+        "the API made per file (its completion)",
+        "speed-up: the batched page's, the per-file page's time over its own; thru/uplink: one "
+        "file's throughput over the uplink",
+        "CPU-s: used during the pick by storage (Swift), API (gunicorn), relay (bench/link.py) "
+        f"and Chromium; ours: all of this run's processes over {os.cpu_count()} cores x wall; "
+        "machine: every process on the machine, other jobs included",
+    ]
+    lines += notes
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """``--suite``'s figures (``run_suite``), or one scenario's (``measure``)."""
+    return run_suite(args) if args.suite else measure(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = {
@@ -558,10 +1035,15 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "load_average_before": os.getloadavg(),
     }
-    result |= measure(args)
+    try:
+        result |= run(args)
+    except PageUnavailable as exc:
+        print(f"the per-file page is unavailable here: {exc}", file=sys.stderr)
+        return 1
     result["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"many_files-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    kind = "many_files-suite" if args.suite else "many_files"
+    out = args.out / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(render(result))
