@@ -21,7 +21,7 @@ import { Upload } from "./uploader.js";
  * @property {number} [signBatch]  files per POST /uploads (default and most: 100, the API's BATCH_MAX)
  * @property {number} [completeBatch]  ids per POST /uploads/complete (default 20)
  * @property {number} [completeDelay]  ms a stored file waits for others to complete with (default 250)
- * @property {(file: File|Blob, index: number) => import("./options.js").UploadOptions} [fileOptions]
+ * @property {(file: File|Blob, index: number) => Partial<import("./options.js").UploadOptions>} [fileOptions]
  *   one file's own options (filename, contentType, callbacks such as onProgress), over the others
  * @property {(detail: BatchProgress) => void} [onProgress]  the whole batch's progress
  * @property {(detail: FileSettled) => void} [onFile]  a file is done, failed or cancelled
