@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from app.web.runtime import Runtime
 from tests.support.constants import TOKEN
 from tests.support.problems import assert_problem
 from tests.support.servers import StorageServer
+from tests.support.storage_requests import record_storage_requests
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -106,18 +108,26 @@ def test_storage_killed_is_survived(storage, settings):
     wait_status(client, "/readyz", 200)
 
 
-def test_frozen_storage_times_out_instead_of_hanging_a_worker(storage, settings):
+def test_frozen_storage_times_out_instead_of_hanging_a_worker(storage, settings, monkeypatch):
     client = create_app(settings).test_client()
     assert client.get("/readyz").status_code == 200
+    requests = record_storage_requests(monkeypatch)
+    answers = []
+    probe = threading.Thread(target=lambda: answers.append(client.get("/readyz")), daemon=True)
     pid = proxy_pid(storage)
     os.kill(pid, signal.SIGSTOP)  # connections are accepted by the kernel, never answered
     try:
-        started = time.monotonic()
-        assert_503_with_retry_after(client.get("/readyz"))
-        # STORAGE_TIMEOUT 0.5 s, one retry: well under any worker timeout.
-        assert time.monotonic() - started < 5
+        probe.start()
+        # STORAGE_TIMEOUT is 0.5 s; without it the probe would hang for as long as storage stays
+        # frozen. 30 s only tells an answer from a hang, whatever a busy machine adds.
+        probe.join(30)
+        hung = probe.is_alive()
     finally:
         os.kill(pid, signal.SIGCONT)
+    assert not hung, "/readyz hung on the frozen store"
+    assert_503_with_retry_after(answers[0])
+    assert "no answer in time" in answers[0].get_json()["detail"]
+    assert len(requests) == 1, requests.sent  # one attempt: a timeout is not retried
     wait_status(client, "/readyz", 200)
 
 
