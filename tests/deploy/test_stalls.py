@@ -11,6 +11,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import select
 import signal
 import socket
 import threading
@@ -26,7 +27,10 @@ from tests.support.servers import ApiServer, StorageServer
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEFAULT_WORKERS = multiprocessing.cpu_count() * 2 + 1  # gunicorn.conf.py's default
-BOUND = 1.5  # seconds: what a signing request may take while others wait on storage
+# A request stuck behind a slow client waits until gunicorn kills a worker (its timeout, 30 s):
+# on sync workers /healthz timed out at 5 s and signing took 26.8 s (docs/operations.md). Answers
+# take milliseconds; 5 s tells the two apart however busy the machine is.
+STUCK = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,11 @@ def sign(api: ApiServer) -> tuple[int, float]:
     return response.status_code, time.monotonic() - started
 
 
+def answered(conn: http.client.HTTPConnection) -> bool:
+    """Whether the server has answered on ``conn`` (or hung up) by now."""
+    return bool(select.select([conn.sock], [], [], 0)[0])
+
+
 def test_signing_answers_while_completes_wait_on_a_frozen_store(api, storage):
     ids = [
         requests.post(
@@ -71,13 +80,15 @@ def test_signing_answers_while_completes_wait_on_a_frozen_store(api, storage):
             )
             waiting.append(conn)
         answers = [sign(api) for _ in range(10)]
+        early = sum(answered(conn) for conn in waiting)
     finally:
         os.kill(pid, signal.SIGCONT)
         for conn in waiting:
             conn.close()
     assert [status for status, _ in answers] == [201] * 10
-    slowest = max(elapsed for _, elapsed in answers)
-    assert slowest < BOUND, f"slowest signing {slowest:.2f} s: {answers}"
+    # Each complete holds its thread until its storage call times out (STORAGE_TIMEOUT, 10 s).
+    # Signing done before any of them was answered never waited for one of their threads.
+    assert early == 0, f"{early} of 6 completes answered before signing was done: {answers}"
 
 
 def _trickle(sockets: list[socket.socket], stop: threading.Event) -> None:
@@ -102,7 +113,7 @@ def test_slow_header_clients_leave_healthz_and_signing_available(api):
         while time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                status = requests.get(f"{api.url}/healthz", timeout=5).status_code
+                status = requests.get(f"{api.url}/healthz", timeout=STUCK).status_code
             except requests.RequestException as exc:
                 status = type(exc).__name__
             answers.append(("healthz", status, round(time.monotonic() - started, 2)))
@@ -116,4 +127,4 @@ def test_slow_header_clients_leave_healthz_and_signing_available(api):
             sock.close()
     assert all(status in (200, 201) for _, status, _ in answers), answers
     slowest = max(elapsed for _, _, elapsed in answers)
-    assert slowest < BOUND, f"slowest {slowest:.2f} s: {json.dumps(answers)}"
+    assert slowest < STUCK, f"slowest {slowest:.2f} s: {json.dumps(answers)}"
