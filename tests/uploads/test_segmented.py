@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -304,7 +305,11 @@ def test_gc_removes_only_stale_uncompleted_uploads(client, data, small_env, monk
     assert dry.returncode == 0, dry.stderr
     assert "would remove" in dry.stdout
     assert segments(stale) == 1
-    # The same command in this process: no interpreter start-up between the ages and the cutoff.
+    # The same command in this process, its clock 1 s after storage stored the fresh part: the
+    # stale part (4 s old or more by then) is past --older-than and the fresh one is not, however
+    # long the steps since took.
+    fresh_stored = max(gc_module.last_modified(e) for e in listed(fresh))
+    monkeypatch.setattr(gc_module, "time", SimpleNamespace(time=lambda: fresh_stored + 1))
     for name, value in small_env.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
