@@ -526,9 +526,12 @@ def cpu_accounting(
 
 
 def bound_by(time_over_floor: float, cpu: dict | None) -> str:
-    """What held the run back: the machine's CPU (every core busy, other jobs' work included),
-    one process's core (a single-threaded server at its limit), the link (time at the floor),
-    or waits (neither: round trips and server latency beyond the floor's)."""
+    """What held the run back: the link (time at the floor, however busy the machine), the
+    machine's CPU (every core busy, other jobs' work included), one process's core (a
+    single-threaded server at its limit), or waits (none of these: round trips and server
+    latency beyond the floor's)."""
+    if time_over_floor <= NEAR_FLOOR:
+        return "network (floor)"
     if cpu:
         if cpu["machine_busy_share"] >= CPU_BOUND_SHARE:
             if (cpu["share_of_machine"] or 0) >= CPU_BOUND_SHARE:
@@ -537,8 +540,6 @@ def bound_by(time_over_floor: float, cpu: dict | None) -> str:
         busiest = cpu["busiest_process"]
         if (busiest["share_of_a_core"] or 0) >= CPU_BOUND_SHARE:
             return f"one core ({busiest['kind']})"
-    if time_over_floor <= NEAR_FLOOR:
-        return "network (floor)"
     return "waits"
 
 
