@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from app.cli.frontend_server import FrontendServer
 from tests.browser.pages import UploadPage
 from tests.support.constants import TOKEN
 from tests.support.servers import ApiServer, StorageServer
+from tests.support.waiting import wait_until
 
 URL_TTL = 3  # seconds an upload URL is valid on the expiring API
 
@@ -50,6 +52,13 @@ def test_a_page_from_an_origin_not_in_cors_origins_says_so(
     assert "CORS_ORIGINS" in status
 
 
+def form_expiry(request: Request) -> int:
+    """The ``expires`` field of an upload form being POSTed: storage refuses it after then."""
+    found = re.search(rb'name="expires"\r\n\r\n(\d+)\r\n', request.post_data_buffer or b"")
+    assert found, "the form POST has no expires field"
+    return int(found[1])
+
+
 @pytest.fixture(scope="module")
 def expiring_api(browser_env: dict[str, str], browser_api: ApiServer) -> Iterator[ApiServer]:
     """A second API on the same storage whose upload URLs live only URL_TTL seconds."""
@@ -78,10 +87,11 @@ def test_an_upload_form_that_expired_is_replaced_and_the_upload_succeeds(
     held: list[str] = []
 
     def hold_the_first_form(route: Route, request: Request) -> None:
-        # As if the tab slept between getting the form and sending the file.
+        # As if the tab slept between getting the form and sending the file: until it expired.
         if request.method == "POST" and not held:
             held.append(request.url)
-            time.sleep(URL_TTL + 1.5)
+            expires = form_expiry(request)
+            wait_until(lambda: time.time() > expires, timeout=URL_TTL + 30, interval=0.1)
         route.continue_()
 
     page.route(f"{swift.url}/**", hold_the_first_form)
