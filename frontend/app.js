@@ -114,8 +114,23 @@ function flush() {
   const first = rows.find((model) => RUNNING.has(model.state));
   if (first && first !== flush.followed && Date.now() > followUntil) {
     flush.followed = first;
-    first.row.scrollIntoView({ block: "nearest" });
+    keepInView(first.row);
   }
+}
+
+/**
+ * Scrolls the first running row to the top of what shows of the list, just below the summary
+ * stuck to the top of the window: the uploads in progress fill the view, the finished ones go
+ * up out of it. A row already in view just below the summary where it stands stays put.
+ */
+function keepInView(row) {
+  const style = getComputedStyle(ui.overall);
+  const gap = parseFloat(style.marginBottom) || 0;
+  const summary = ui.overall.getBoundingClientRect();
+  const box = row.getBoundingClientRect();
+  if (Math.abs(box.top - summary.bottom - gap) < 1 && box.bottom <= innerHeight) return;
+  const top = (parseFloat(style.top) || 0) + summary.height + gap;
+  scrollBy({ top: box.top - top, behavior: "instant" });
 }
 for (const type of ["wheel", "touchmove", "keydown"]) {
   addEventListener(type, () => (followUntil = Date.now() + 3000), { passive: true });
