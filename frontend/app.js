@@ -261,9 +261,10 @@ function drawSummary() {
     .map(([state, n]) => `, ${n} ${state}`)
     .join("");
   let rate = `${formatBytes(loaded)} of ${formatBytes(total)}`;
-  if (figures?.speed && loaded < total) {
+  if (!left) rate = `${formatBytes(loaded)} · done`;
+  else if (figures?.speed && loaded < total) {
     rate += ` · ${formatBytes(figures.speed)}/s · ${formatDuration(figures.eta) || "…"} left`;
-  } else if (left && loaded >= total) rate += " · finishing…";
+  } else if (loaded >= total) rate += " · finishing…";
   ui.overallText.textContent = `${done} of ${rows.length} files uploaded${others} · ${rate}`;
   ui.overall.dataset.state = left ? "running" : "idle";
   ui.cancelAll.disabled = !left;
