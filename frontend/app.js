@@ -149,9 +149,11 @@ const WHY = {
 function follow(model, upload) {
   model.upload = upload;
   model.startedAt = 0;
+  model.cancelling = false;
   const set = (state, text) => {
     model.state = state;
-    model.text = text;
+    // A cancelled upload may still answer a request it had sent: the row keeps saying so.
+    model.text = model.cancelling && !ENDED.has(state) ? CANCELLING : text;
     redraw(model);
   };
   upload.addEventListener("signed", (e) => {
@@ -212,13 +214,29 @@ function follow(model, upload) {
 
 // ---------------------------------------------------------------- batches, retries, summary
 
+const CANCELLING = "Cancelling…";
+
+/**
+ * Cancels a row's upload. Storage may yet store a request whose body went out whole, so the
+ * upload waits for its answer before it withdraws what was stored: until then the row says
+ * it is cancelling.
+ */
+function cancel(model) {
+  if (ENDED.has(model.state) || !model.upload) return;
+  model.upload.cancel();
+  if (ENDED.has(model.state)) return;
+  model.cancelling = true;
+  model.text = CANCELLING;
+  redraw(model);
+}
+
 const batches = new Set();
 const meter = { progress: null, loaded: 0 };
 
 function addFiles(list) {
   const files = [...list];
   if (!files.length) return;
-  const models = files.map((file) => createRow(ui.row, file, retry));
+  const models = files.map((file) => createRow(ui.row, file, { retry, cancel }));
   const fragment = document.createDocumentFragment();
   for (const model of models) fragment.append(model.row);
   ui.list.append(fragment); // in the order they came: the oldest running row stays on top
@@ -276,7 +294,7 @@ function drawSummary() {
 function initOverall() {
   ui.cancelAll.addEventListener("click", () => {
     for (const batch of batches) batch.cancel();
-    for (const model of rows) if (!ENDED.has(model.state)) model.upload?.cancel();
+    for (const model of rows) cancel(model);
     announce("Cancelling every upload.");
   });
   ui.clearFinished.addEventListener("click", () => {

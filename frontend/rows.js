@@ -13,9 +13,10 @@ export const ENDED = new Set(["done", "failed", "cancelled"]);
  * A row for `file` from the `<template>`, and the model the page draws it from.
  * @param {HTMLTemplateElement} template
  * @param {File} file
- * @param {(model: object) => void} onRetry  the button of an ended row
+ * @param {{retry: (model: object) => void, cancel: (model: object) => void}} actions  the row's
+ *   button: Cancel while the upload runs, Retry once it failed or was cancelled
  */
-export function createRow(template, file, onRetry) {
+export function createRow(template, file, { retry, cancel }) {
   const row = /** @type {HTMLElement} */ (template.content.firstElementChild.cloneNode(true));
   const $ = (selector) => row.querySelector(selector);
   const el = {
@@ -32,11 +33,18 @@ export function createRow(template, file, onRetry) {
   el.name.title = file.name;
   el.size.textContent = formatBytes(file.size);
   el.bar.setAttribute("aria-label", `Upload of ${file.name}`);
-  const model = { file, row, el, state: "waiting", text: "Waiting…", rate: "", loaded: 0, upload: null };
-  el.button.addEventListener("click", () => {
-    if (ENDED.has(model.state)) onRetry(model);
-    else model.upload?.cancel();
-  });
+  const model = {
+    file,
+    row,
+    el,
+    state: "waiting",
+    text: "Waiting…",
+    rate: "",
+    loaded: 0,
+    upload: null,
+    cancelling: false,
+  };
+  el.button.addEventListener("click", () => (ENDED.has(model.state) ? retry : cancel)(model));
   return model;
 }
 
@@ -51,6 +59,7 @@ export function drawRow(model) {
   el.rate.textContent = model.rate;
   el.button.textContent = model.state === "failed" || model.state === "cancelled" ? "Retry" : "Cancel";
   el.button.hidden = model.state === "done";
+  el.button.disabled = model.cancelling && !ENDED.has(model.state); // once is enough
   if (model.parts) {
     el.parts.textContent = model.parts;
     el.parts.hidden = false;
