@@ -3,11 +3,15 @@ tokens (keystonemiddleware ``authtoken`` + ``keystoneauth``), as an OpenStack cl
 
 The user lives in a domain of its own, so the domain settings matter. Token requests are counted
 from Keystone's access log. One cloud serves the module (tests/support/keystone_server.py); the
-short-lifetime tests use a second Keystone process on the same database.
+short-lifetime tests use a second Keystone process on the same database. Swift asks Keystone
+about every token, so a token revoked in Keystone is refused at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import time
 from collections.abc import Iterator
 
@@ -15,12 +19,13 @@ import pytest
 import requests
 
 from app import create_app
+from app.embedded.node import free_port
 from app.settings.service import Settings
 from app.storage.factory import open_store
 from app.storage.interface import REAUTH_MARGIN, StorageError, reauth_margin
 from app.web.runtime import Runtime
 from tests.support.keystone import service_env
-from tests.support.keystone_server import DOMAIN, Cloud, KeystoneServer, keystone_cloud
+from tests.support.keystone_server import DOMAIN, REGION, Cloud, KeystoneServer, keystone_cloud
 
 # Seconds a token of the short-lifetime Keystone lives: well under REAUTH_MARGIN.
 SHORT_LIFETIME = 12
@@ -39,8 +44,18 @@ def short_lived(cloud: Cloud) -> Iterator[KeystoneServer]:
         yield keystone
 
 
+API = {"Authorization": f"Bearer {service_env()['API_TOKENS']}"}
+ORIGIN = service_env()["CORS_ORIGINS"]
+MIB = 1024 * 1024
+
+
 def store_for(env: dict[str, str]):
     return open_store(Settings.from_env(service_env() | env))
+
+
+def service_token(app) -> str:
+    """The Keystone token the service's storage calls carry now."""
+    return Runtime.of(app).storage.store._identity._plugin.auth_ref.auth_token
 
 
 def sign_and_put(cloud: Cloud, env: dict[str, str], container: str) -> None:
@@ -134,6 +149,23 @@ def test_os_cacert_verifies_keystone(cloud: Cloud, tmp_path):
     assert store_for(cloud.password_env())._identity._session.verify is True
 
 
+def test_a_region_without_swift_lists_the_catalog_s_regions(cloud: Cloud):
+    store = store_for(cloud.password_env() | {"OS_REGION_NAME": "RegionNine"})
+    with pytest.raises(StorageError) as error:
+        store.authenticate()
+    assert str(error.value) == (
+        "Keystone's catalog has no public object-store endpoint in region RegionNine; "
+        f"it has: {REGION}"
+    )
+
+
+def test_nothing_listening_at_os_auth_url_is_one_line(cloud: Cloud):
+    url = f"http://127.0.0.1:{free_port()}/v3"
+    with pytest.raises(StorageError) as error:
+        store_for(cloud.password_env() | {"OS_AUTH_URL": url}).authenticate()
+    assert re.fullmatch(rf"Keystone unreachable at {re.escape(url)} \(\w+\)", str(error.value))
+
+
 def test_reauth_margin_is_a_share_of_the_token_life():
     assert reauth_margin(None) == REAUTH_MARGIN
     assert reauth_margin(24 * 3600) == REAUTH_MARGIN
@@ -159,3 +191,107 @@ def test_a_short_lived_token_serves_several_calls_then_is_renewed(
     store.tempurl_keys()  # renewed first, and the new token works on Swift
     store.tempurl_keys()
     assert short_lived.token_requests() - before == 2
+
+
+# -- what the service does when Keystone or its token goes away ----------------------------------
+def test_a_token_revoked_mid_upload_is_replaced_by_a_new_login(cloud: Cloud):
+    env = service_env() | cloud.password_env() | {"UPLOAD_CONTAINER": "revoked"}
+    app = create_app(env | {"READY_CACHE_SECONDS": "0"})  # each /readyz asks storage
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    answer = client.post("/uploads", json={"filename": "revoked.txt"}, headers=API)
+    assert answer.status_code == 201
+    body = answer.get_json()
+    stored = requests.put(
+        body["upload_url"],
+        data=b"before the revocation",
+        timeout=30,
+        headers=body["upload_headers"],
+    )
+    assert stored.status_code == 201
+
+    first = service_token(app)
+    cloud.revoke(first)
+    assert not cloud.swift_takes(first)  # Swift refuses it from now on
+    logins = cloud.keystone.token_requests()
+    done = client.post(f"/uploads/{body['upload_id']}/complete", headers=API)
+    assert done.status_code == 200, done.get_json()
+    second = service_token(app)
+    assert second != first and cloud.swift_takes(second)
+    assert cloud.keystone.token_requests() == logins + 1  # one new login, no more
+    download = requests.get(done.get_json()["download_url"], timeout=30)
+    assert download.content == b"before the revocation"
+
+    # Readiness recovers the same way.
+    cloud.revoke(second)
+    logins = cloud.keystone.token_requests()
+    assert client.get("/readyz").status_code == 200
+    assert service_token(app) not in (first, second)
+    assert cloud.keystone.token_requests() == logins + 1
+
+
+def test_signing_goes_on_while_keystone_is_down(cloud: Cloud):
+    app = create_app(service_env() | cloud.password_env() | {"UPLOAD_CONTAINER": "no-keystone"})
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    cloud.keystone.stop()
+    try:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(cloud.keystone.url, timeout=5)
+        answer = client.post("/uploads", json={"filename": "offline.txt"}, headers=API)
+        assert answer.status_code == 201
+        body = answer.get_json()
+        stored = requests.put(
+            body["upload_url"],
+            data=b"signed without Keystone",
+            timeout=30,
+            headers=body["upload_headers"],
+        )
+        assert stored.status_code == 201
+    finally:
+        cloud.keystone.start()
+    # Swift has the bytes (read with a token, now that Keystone answers again).
+    got = requests.get(
+        body["upload_url"].split("?")[0], headers={"X-Auth-Token": cloud.user_token()}, timeout=30
+    )
+    assert got.content == b"signed without Keystone"
+
+
+def test_a_segmented_upload_and_its_preflight_through_keystone(cloud: Cloud):
+    env = service_env() | cloud.password_env()
+    env |= {"UPLOAD_CONTAINER": "segmented", "SEGMENT_THRESHOLD": "1M", "SEGMENT_SIZE": "1M"}
+    client = create_app(env).test_client()
+    data = os.urandom(2 * MIB + 1000)
+    answer = client.post("/uploads", json={"filename": "big.bin", "size": len(data)}, headers=API)
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert body["segmented"] is True and body["part_count"] == 3
+    parts = body["parts"]
+    assert len(parts) == 3
+
+    def preflight(origin: str) -> requests.Response:
+        return requests.options(
+            parts[0]["upload_url"],
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type",
+            },
+            timeout=30,
+        )
+
+    allowed = preflight(ORIGIN)
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Access-Control-Allow-Origin" not in preflight("https://elsewhere.example").headers
+
+    for part in parts:
+        chunk = data[part["offset"] : part["offset"] + part["length"]]
+        put = requests.put(part["upload_url"], data=chunk, headers={"Origin": ORIGIN}, timeout=60)
+        assert put.status_code == 201
+        assert put.headers["Access-Control-Allow-Origin"] == ORIGIN
+    done = client.post(f"/uploads/{body['upload_id']}/complete", headers=API)
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["size"] == len(data)
+    download = requests.get(done.get_json()["download_url"], timeout=60)
+    assert hashlib.sha256(download.content).digest() == hashlib.sha256(data).digest()
