@@ -9,7 +9,10 @@ sourced in the same shell must not silently take over a service configured with 
 from __future__ import annotations
 
 import importlib.util
+import re
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
@@ -22,6 +25,13 @@ RACKSPACE_IDENTITY_URL = "https://identity.api.rackspacecloud.com/v2.0"
 STORAGE_BACKENDS = ("swiftclient", "pyrax")
 DEFAULT_CONTAINER = "uploads"
 KEYSTONE_INTERFACES = ("public", "internal", "admin")
+# OS_AUTH_TYPE's values (lower case, without - and _) and the login each one means.
+KEYSTONE_AUTH_TYPES = {
+    "password": "password",
+    "v3password": "password",
+    "applicationcredential": "applicationcredential",
+    "v3applicationcredential": "applicationcredential",
+}
 
 
 def _installed(backend: str) -> str:
@@ -127,15 +137,45 @@ class RackspaceAuth(ProviderAuth):
         return self.api_key.get_secret_value()
 
 
+def _identity_api_version(value: str) -> str:
+    """``OS_IDENTITY_API_VERSION``: 3 (or 3.x); openrc files of old clouds say 2.0."""
+    if re.fullmatch(r"3(\.\d+)?", value):
+        return value
+    if re.fullmatch(r"2(\.\d+)?", value):
+        raise ValueError(
+            f"is {value}, but only Keystone v3 is supported: set it to 3 (or unset it) and "
+            "OS_AUTH_URL to the v3 endpoint"
+        )
+    raise ValueError(f"must be 3, got {value!r}")
+
+
+def _auth_type(value: str) -> str:
+    """``OS_AUTH_TYPE``, as keystoneauth1 names its plugins: password or application credential."""
+    name = re.sub(r"[-_]", "", value.lower())
+    if name not in KEYSTONE_AUTH_TYPES:
+        raise ValueError(
+            f"is {value!r}, but only a password (password, v3password) or an application "
+            "credential (v3applicationcredential, applicationcredential) can log in"
+        )
+    return KEYSTONE_AUTH_TYPES[name]
+
+
 class KeystoneAuth(ProviderAuth):
-    """Any OpenStack Swift behind Keystone v3: password or application credential."""
+    """Any OpenStack Swift behind Keystone v3: password or application credential.
+
+    ``OS_CLOUD`` names a cloud of a clouds.yaml whose settings fill the variables that are not
+    set (:func:`cloud_variables`).
+    """
 
     provider = "keystone-v3"
     variables = (
         "OS_AUTH_URL",
+        "OS_CLOUD",
         "OS_USERNAME",
+        "OS_USER_ID",
         "OS_PASSWORD",
         "OS_APPLICATION_CREDENTIAL_ID",
+        "OS_APPLICATION_CREDENTIAL_NAME",
         "OS_APPLICATION_CREDENTIAL_SECRET",
     )
     needed = ("OS_AUTH_URL",)
@@ -143,7 +183,18 @@ class KeystoneAuth(ProviderAuth):
     auth_url: Annotated[str, URL, AfterValidator(_keystone_v3)] = Field(
         validation_alias="OS_AUTH_URL"
     )
+    # Which cloud of clouds.yaml filled the unset variables (named in error messages).
+    cloud: str | None = Field(None, validation_alias="OS_CLOUD")
+    identity_api_version: Annotated[str | None, AfterValidator(_identity_api_version)] = Field(
+        None, validation_alias="OS_IDENTITY_API_VERSION"
+    )
+    # None: an application credential when one is given, else a password.
+    auth_type: Annotated[str | None, AfterValidator(_auth_type)] = Field(
+        None, validation_alias="OS_AUTH_TYPE"
+    )
     username: str | None = Field(None, validation_alias="OS_USERNAME")
+    # A user ID wins over a name, and needs no user domain.
+    user_id: str | None = Field(None, validation_alias="OS_USER_ID")
     password: SecretStr | None = Field(None, validation_alias="OS_PASSWORD")
     # The older TENANT names still come from many openrc files.
     project_name: str | None = Field(
@@ -167,34 +218,191 @@ class KeystoneAuth(ProviderAuth):
     application_credential_id: str | None = Field(
         None, validation_alias="OS_APPLICATION_CREDENTIAL_ID"
     )
+    # A name finds the credential among the user's own: it needs the user (ID, or name + domain).
+    application_credential_name: str | None = Field(
+        None, validation_alias="OS_APPLICATION_CREDENTIAL_NAME"
+    )
     application_credential_secret: SecretStr | None = Field(
         None, validation_alias="OS_APPLICATION_CREDENTIAL_SECRET"
     )
 
+    @classmethod
+    def read(cls, env: Mapping[str, str], **parts: Any) -> Self:
+        present = given(env)
+        if "OS_CLOUD" in present:
+            env = cloud_variables(present)
+        return super().read(env, **parts)
+
+    @property
+    def uses_application_credential(self) -> bool:
+        if self.auth_type is not None:
+            return self.auth_type == "applicationcredential"
+        return bool(
+            self.application_credential_id
+            or self.application_credential_name
+            or self.application_credential_secret
+        )
+
     @property
     def secret(self) -> str:
-        chosen = self.application_credential_secret or self.password
+        chosen = (
+            self.application_credential_secret
+            if self.uses_application_credential
+            else self.password
+        )
         return chosen.get_secret_value() if chosen else ""
+
+    def credential_variables(self) -> str:
+        """The variables a refused login should make one check."""
+        if self.uses_application_credential:
+            if self.application_credential_id:
+                names = "OS_APPLICATION_CREDENTIAL_ID and OS_APPLICATION_CREDENTIAL_SECRET"
+            else:
+                user = "OS_USER_ID" if self.user_id else "OS_USERNAME, OS_USER_DOMAIN_*"
+                names = f"OS_APPLICATION_CREDENTIAL_NAME, OS_APPLICATION_CREDENTIAL_SECRET, {user}"
+        else:
+            user = "OS_USER_ID" if self.user_id else "OS_USERNAME"
+            names = f"{user}, OS_PASSWORD, OS_PROJECT_NAME and the domains"
+        if self.cloud:
+            names += f" (or the auth of the clouds.yaml cloud {self.cloud!r} that OS_CLOUD names)"
+        return names
 
     @model_validator(mode="after")
     def _one_whole_credential(self) -> Self:
-        app_id, app_secret = self.application_credential_id, self.application_credential_secret
-        if app_id or app_secret:
-            if not (app_id and app_secret):
-                missing = "OS_APPLICATION_CREDENTIAL_" + ("SECRET" if app_id else "ID")
-                raise ConfigError(f"{missing} is not set (application credentials need both)")
+        if self.uses_application_credential:
+            self._application_credential_complete()
         else:
-            for name, value in (("OS_USERNAME", self.username), ("OS_PASSWORD", self.password)):
-                if value is None:
-                    raise ConfigError(f"{name} is not set (needed with OS_AUTH_URL)")
-            if not (self.project_name or self.project_id):
-                raise ConfigError("OS_PROJECT_NAME is not set (needed with OS_USERNAME)")
+            self._password_complete()
         if importlib.util.find_spec("keystoneauth1") is None:
             raise ConfigError(
                 "OS_AUTH_URL is set but keystoneauth1 is not installed: "
                 "pip install 'upload-signer[keystone]'"
             )
         return self
+
+    def _application_credential_complete(self) -> None:
+        chosen = f"OS_AUTH_TYPE={self.auth_type}" if self.auth_type else "an application credential"
+        if not (self.application_credential_id or self.application_credential_name):
+            raise ConfigError(
+                "OS_APPLICATION_CREDENTIAL_ID is not set (or OS_APPLICATION_CREDENTIAL_NAME with "
+                f"OS_USER_ID or OS_USERNAME; needed with {chosen})"
+            )
+        if not self.application_credential_secret:
+            raise ConfigError(f"OS_APPLICATION_CREDENTIAL_SECRET is not set (needed with {chosen})")
+        if not self.application_credential_id and not (self.user_id or self.username):
+            raise ConfigError(
+                "OS_APPLICATION_CREDENTIAL_NAME needs its user: set OS_USER_ID, or OS_USERNAME "
+                "(with OS_USER_DOMAIN_ID or OS_USER_DOMAIN_NAME outside Default)"
+            )
+
+    def _password_complete(self) -> None:
+        chosen = f"OS_AUTH_TYPE={self.auth_type}" if self.auth_type else "OS_AUTH_URL"
+        if not (self.username or self.user_id):
+            raise ConfigError(f"OS_USERNAME is not set (or OS_USER_ID; needed with {chosen})")
+        if self.password is None:
+            raise ConfigError(f"OS_PASSWORD is not set (needed with {chosen})")
+        if not (self.project_name or self.project_id):
+            user = "OS_USER_ID" if self.user_id and not self.username else "OS_USERNAME"
+            raise ConfigError(f"OS_PROJECT_NAME is not set (needed with {user})")
+
+
+# clouds.yaml (OS_CLOUD) -------------------------------------------------------------------------
+# A cloud's ``auth`` keys and the variables they fill; the others come from the cloud itself.
+CLOUD_AUTH = {
+    "auth_url": "OS_AUTH_URL",
+    "username": "OS_USERNAME",
+    "user_id": "OS_USER_ID",
+    "password": "OS_PASSWORD",
+    "project_name": "OS_PROJECT_NAME",
+    "project_id": "OS_PROJECT_ID",
+    "user_domain_name": "OS_USER_DOMAIN_NAME",
+    "user_domain_id": "OS_USER_DOMAIN_ID",
+    "project_domain_name": "OS_PROJECT_DOMAIN_NAME",
+    "project_domain_id": "OS_PROJECT_DOMAIN_ID",
+    "application_credential_id": "OS_APPLICATION_CREDENTIAL_ID",
+    "application_credential_name": "OS_APPLICATION_CREDENTIAL_NAME",
+    "application_credential_secret": "OS_APPLICATION_CREDENTIAL_SECRET",
+}
+CLOUD_OPTIONS = {
+    "region_name": "OS_REGION_NAME",
+    "interface": "OS_INTERFACE",
+    "cacert": "OS_CACERT",
+    "identity_api_version": "OS_IDENTITY_API_VERSION",
+}
+# A variable that is set keeps the cloud from filling the others of its group: an OS_USER_ID in
+# the environment must not meet the cloud's username, where the ID would win.
+CLOUD_GROUPS = (
+    ("OS_USERNAME", "OS_USER_ID"),
+    ("OS_PROJECT_NAME", "OS_PROJECT_ID", "OS_TENANT_NAME", "OS_TENANT_ID"),
+    ("OS_USER_DOMAIN_NAME", "OS_USER_DOMAIN_ID"),
+    ("OS_PROJECT_DOMAIN_NAME", "OS_PROJECT_DOMAIN_ID"),
+    ("OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_NAME"),
+)
+
+
+def cloud_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the ``OS_*`` variables that the cloud ``OS_CLOUD`` names fills in.
+
+    openstacksdk's loader reads clouds.yaml (and secure.yaml for secrets) from
+    ``OS_CLIENT_CONFIG_FILE`` (``OS_CLIENT_SECURE_FILE``), the current directory,
+    ``~/.config/openstack`` and ``/etc/openstack``, as the ``openstack`` CLI does. Only ``env``
+    counts, never the process environment behind it. Variables that are set win.
+    """
+    name = env["OS_CLOUD"]
+    try:
+        from openstack import exceptions as sdk_exceptions
+        from openstack.config import loader
+    except ImportError:
+        raise ConfigError(
+            "OS_CLOUD is set but openstacksdk is not installed: pip install 'upload-signer[clouds]'"
+        ) from None
+    config_files, secure_files = list(loader.CONFIG_FILES), list(loader.SECURE_FILES)
+    for variable, files in (
+        ("OS_CLIENT_CONFIG_FILE", config_files),
+        ("OS_CLIENT_SECURE_FILE", secure_files),
+    ):
+        if variable in env:
+            if not Path(env[variable]).is_file():
+                raise ConfigError(f"{variable} is {env[variable]!r}, which is not a file")
+            files.insert(0, env[variable])
+    try:
+        clouds = loader.OpenStackConfig(
+            config_files=config_files, secure_files=secure_files, load_envvars=False
+        )
+        if name not in clouds.get_cloud_names() or not clouds.config_filename:
+            raise ConfigError(_no_such_cloud(name, clouds, config_files))
+        with warnings.catch_warnings():  # its notes about metrics libraries we do not use
+            warnings.filterwarnings("ignore", module=r"openstack\.")
+            region = clouds.get_one(cloud=name, validate=False)
+    except sdk_exceptions.SDKException as exc:
+        raise ConfigError(f"OS_CLOUD={name}: {exc}") from None
+    own = clouds.cloud_config["clouds"][name]
+    values = {CLOUD_AUTH[key]: value for key, value in region.config["auth"].items()
+              if key in CLOUD_AUTH}  # fmt: skip
+    values |= {variable: region.config.get(key) for key, variable in CLOUD_OPTIONS.items()}
+    # The loader's default is "password"; only the cloud's own choice counts.
+    values["OS_AUTH_TYPE"] = own.get("auth_type") or own.get("auth_plugin")
+    taken = {member for group in CLOUD_GROUPS if any(v in env for v in group) for member in group}
+    filled = {
+        variable: str(value)
+        for variable, value in values.items()
+        if value not in (None, "") and variable not in env and variable not in taken
+    }
+    return filled | dict(env)
+
+
+def _no_such_cloud(name: str, clouds: Any, config_files: list[str]) -> str:
+    if not clouds.config_filename:
+        folders = dict.fromkeys(str(Path(file).parent) for file in config_files)
+        return (
+            f"OS_CLOUD={name}: no clouds.yaml found; searched clouds.yaml, clouds.yml and "
+            f"clouds.json in {', '.join(folders)} (OS_CLIENT_CONFIG_FILE names another file)"
+        )
+    names = ", ".join(clouds.get_cloud_names()) or "none"
+    return (
+        f"OS_CLOUD={name}: no such cloud in {clouds.config_filename} (it has: {names}); "
+        "set OS_CLOUD to one of them, or OS_CLIENT_CONFIG_FILE to the file that has it"
+    )
 
 
 StorageAuth = SwiftV1Auth | RackspaceAuth | KeystoneAuth
@@ -212,5 +420,5 @@ def load_storage_auth(env: Mapping[str, str]) -> StorageAuth:
     raise ConfigError(
         "no storage credentials: set ST_AUTH, ST_USER and ST_KEY; or RACKSPACE_USERNAME and "
         "RACKSPACE_API_KEY; or OS_AUTH_URL with OS_USERNAME/OS_PASSWORD or an application "
-        "credential (or run `upload-signer storage` for a local Swift)"
+        "credential, or OS_CLOUD (or run `upload-signer storage` for a local Swift)"
     )

@@ -1,4 +1,4 @@
-"""Keystone v3 (password or application credential) through keystoneauth1.
+"""Keystone v3 (password or application credential, by ID or by name) through keystoneauth1.
 
 python-swiftclient takes a keystoneauth session (``Connection(session=...)``) and then asks it for
 the token and the object-store endpoint, and invalidates it after a 401. Its own
@@ -40,12 +40,18 @@ def plugin(auth: KeystoneAuth) -> v3.Auth:
     login per storage call. :meth:`KeystoneSession.expiring` decides instead.
     """
     url = v3_url(auth.auth_url)
-    if auth.application_credential_id:
+    if auth.uses_application_credential:
+        # An ID finds the credential alone; a name only among its user's.
+        found = (
+            {"application_credential_id": auth.application_credential_id}
+            if auth.application_credential_id
+            else {"application_credential_name": auth.application_credential_name, **_user(auth)}
+        )
         return v3.ApplicationCredential(
             auth_url=url,
             reauthenticate=False,
-            application_credential_id=auth.application_credential_id,
             application_credential_secret=auth.secret,
+            **found,
         )
     # An ID wins over a name; a project ID needs no domain at all.
     project_domain = {}
@@ -55,21 +61,27 @@ def plugin(auth: KeystoneAuth) -> v3.Auth:
             if auth.project_domain_id
             else {"project_domain_name": auth.project_domain_name}
         )
-    user_domain = (
+    return v3.Password(
+        auth_url=url,
+        reauthenticate=False,
+        password=auth.secret,
+        project_name=auth.project_name,
+        project_id=auth.project_id,
+        **_user(auth),
+        **project_domain,
+    )
+
+
+def _user(auth: KeystoneAuth) -> dict[str, str]:
+    """The user: an ID (which needs no domain), else a name in its domain (an ID wins there too)."""
+    if auth.user_id:
+        return {"user_id": auth.user_id}
+    domain = (
         {"user_domain_id": auth.user_domain_id}
         if auth.user_domain_id
         else {"user_domain_name": auth.user_domain_name}
     )
-    return v3.Password(
-        auth_url=url,
-        reauthenticate=False,
-        username=auth.username,
-        password=auth.secret,
-        project_name=auth.project_name,
-        project_id=auth.project_id,
-        **user_domain,
-        **project_domain,
-    )
+    return {"username": auth.username, **domain}
 
 
 def lifetime(access: AccessInfo) -> float | None:
@@ -94,12 +106,15 @@ class KeystoneSession:
 
     def _translate(self, exc: Exception) -> StorageError:
         if isinstance(exc, ks.Unauthorized):
-            what = (
-                "OS_APPLICATION_CREDENTIAL_ID and OS_APPLICATION_CREDENTIAL_SECRET"
-                if self.auth.application_credential_id
-                else ("OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains")
+            return StorageError(
+                f"Keystone refused the credentials (401): check {self.auth.credential_variables()}"
             )
-            return StorageError(f"Keystone refused the credentials (401): check {what}")
+        if isinstance(exc, ks.NotFound) and (exc.message or "").startswith("Could not find"):
+            # Keystone found no user (or credential) of that name: not a wrong URL.
+            said = exc.message.split(" (HTTP ")[0].rstrip(".")  # without keystoneauth's request ID
+            return StorageError(
+                f"Keystone answered 404 ({said}): check {self.auth.credential_variables()}"
+            )
         if isinstance(exc, ks.EndpointNotFound):
             return StorageError(self._no_endpoint())
         if isinstance(exc, ks.HttpError):

@@ -14,9 +14,11 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from app import create_app
 from app.embedded.node import free_port
@@ -25,7 +27,15 @@ from app.storage.factory import open_store
 from app.storage.interface import REAUTH_MARGIN, StorageError, reauth_margin
 from app.web.runtime import Runtime
 from tests.support.keystone import service_env
-from tests.support.keystone_server import DOMAIN, REGION, Cloud, KeystoneServer, keystone_cloud
+from tests.support.keystone_server import (
+    DOMAIN,
+    PROJECT,
+    REGION,
+    USER,
+    Cloud,
+    KeystoneServer,
+    keystone_cloud,
+)
 
 # Seconds a token of the short-lifetime Keystone lives: well under REAUTH_MARGIN.
 SHORT_LIFETIME = 12
@@ -56,6 +66,11 @@ def store_for(env: dict[str, str]):
 def service_token(app) -> str:
     """The Keystone token the service's storage calls carry now."""
     return Runtime.of(app).storage.store._identity._plugin.auth_ref.auth_token
+
+
+def login_methods(store) -> list[str]:
+    """How Keystone says the store logged in: ``password`` or ``application_credential``."""
+    return store._identity._plugin.auth_ref._data["token"]["methods"]
 
 
 def sign_and_put(cloud: Cloud, env: dict[str, str], container: str) -> None:
@@ -191,6 +206,177 @@ def test_a_short_lived_token_serves_several_calls_then_is_renewed(
     store.tempurl_keys()  # renewed first, and the new token works on Swift
     store.tempurl_keys()
     assert short_lived.token_requests() - before == 2
+
+
+# -- openrc variables -----------------------------------------------------------------------------
+def without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
+
+
+def by_user_id(c: Cloud) -> dict[str, str]:
+    # A wrong name beside the ID: the ID wins, and needs no user domain.
+    return without(c.password_env(), "OS_USER_DOMAIN_ID") | {
+        "OS_USER_ID": c.user_id,
+        "OS_USERNAME": "not-alice",
+    }
+
+
+def credential_by_name(c: Cloud, user: dict[str, str]) -> dict[str, str]:
+    env = without(c.application_credential_env(), "OS_APPLICATION_CREDENTIAL_ID")
+    return env | {"OS_APPLICATION_CREDENTIAL_NAME": "upload-signer"} | user
+
+
+@pytest.mark.parametrize(
+    ("env", "method"),
+    [
+        (by_user_id, "password"),
+        (lambda c: c.password_env() | {"OS_IDENTITY_API_VERSION": "3"}, "password"),
+        (lambda c: c.password_env() | {"OS_AUTH_TYPE": "password"}, "password"),
+        (lambda c: c.password_env() | {"OS_AUTH_TYPE": "v3password"}, "password"),
+        # The password wins over an application credential only when OS_AUTH_TYPE says so.
+        (
+            lambda c: (
+                c.password_env()
+                | without(c.application_credential_env(), "OS_AUTH_URL")
+                | {"OS_AUTH_TYPE": "v3password"}
+            ),
+            "password",
+        ),
+        (
+            lambda c: c.password_env() | without(c.application_credential_env(), "OS_AUTH_URL"),
+            "application_credential",
+        ),
+        (
+            lambda c: c.application_credential_env() | {"OS_AUTH_TYPE": "v3applicationcredential"},
+            "application_credential",
+        ),
+        (
+            lambda c: (
+                c.application_credential_env()
+                | {"OS_AUTH_TYPE": "applicationcredential", "OS_IDENTITY_API_VERSION": "3"}
+            ),
+            "application_credential",
+        ),
+        (
+            lambda c: credential_by_name(c, {"OS_USERNAME": USER, "OS_USER_DOMAIN_NAME": DOMAIN}),
+            "application_credential",
+        ),
+        (
+            lambda c: credential_by_name(c, {"OS_USER_ID": c.user_id}),
+            "application_credential",
+        ),
+    ],
+    ids=[
+        "user-id",
+        "identity-api-version-3",
+        "auth-type-password",
+        "auth-type-v3password",
+        "auth-type-password-over-an-application-credential",
+        "application-credential-over-a-password",
+        "auth-type-v3applicationcredential",
+        "auth-type-applicationcredential",
+        "application-credential-name-and-username",
+        "application-credential-name-and-user-id",
+    ],
+)
+def test_openrc_variables_log_in(cloud: Cloud, env, method):
+    store = store_for(env(cloud))
+    store.authenticate()
+    assert login_methods(store) == [method]
+    assert store.public_url == cloud.storage_url
+    assert store.tempurl_keys() is not None  # the token works on Swift
+
+
+def test_an_application_credential_name_of_another_user_is_refused(cloud: Cloud):
+    env = credential_by_name(cloud, {"OS_USERNAME": USER})  # the Default domain: another user
+    with pytest.raises(StorageError) as error:
+        store_for(env).authenticate()
+    # Keystone answers 404 here, not 401: the line says what it did not find, not "OS_AUTH_URL".
+    assert str(error.value) == (
+        f"Keystone answered 404 (Could not find user: {USER}): check "
+        "OS_APPLICATION_CREDENTIAL_NAME, OS_APPLICATION_CREDENTIAL_SECRET, OS_USERNAME, "
+        "OS_USER_DOMAIN_*"
+    )
+
+
+# -- clouds.yaml (OS_CLOUD) -----------------------------------------------------------------------
+def write_clouds(folder: Path, clouds: dict, secure: dict | None = None) -> dict[str, str]:
+    """clouds.yaml (and secure.yaml) in ``folder``; the variables that point at them."""
+    (folder / "clouds.yaml").write_text(yaml.safe_dump({"clouds": clouds}))
+    env = {"OS_CLIENT_CONFIG_FILE": str(folder / "clouds.yaml")}
+    if secure is not None:
+        (folder / "secure.yaml").write_text(yaml.safe_dump({"clouds": secure}))
+        env["OS_CLIENT_SECURE_FILE"] = str(folder / "secure.yaml")
+    return env
+
+
+def password_cloud(c: Cloud, **auth: str) -> dict:
+    return {
+        "auth": {
+            "auth_url": c.keystone.url,
+            "username": USER,
+            "password": c.password,
+            "project_name": PROJECT,
+            "user_domain_id": c.domain_id,
+            "project_domain_id": c.domain_id,
+        }
+        | auth,
+        "region_name": REGION,
+    }
+
+
+def test_os_cloud_signs_a_tempurl_swift_accepts(cloud: Cloud, tmp_path):
+    env = write_clouds(tmp_path, {"elsewhere": {}, "uploads": password_cloud(cloud)})
+    sign_and_put(cloud, env | {"OS_CLOUD": "uploads"}, "clouds-yaml")
+
+
+def test_os_cloud_with_an_application_credential_and_a_secure_yaml(cloud: Cloud, tmp_path):
+    cred_id, cred_secret = cloud.application_credential
+    env = write_clouds(
+        tmp_path,
+        {
+            "app": {
+                "auth_type": "v3applicationcredential",
+                # A versionless URL, as clouds.yaml files often have it.
+                "auth": {
+                    "auth_url": cloud.keystone.url.removesuffix("/v3"),
+                    "application_credential_id": cred_id,
+                },
+                "region_name": REGION,
+                "interface": "internal",
+            }
+        },
+        secure={"app": {"auth": {"application_credential_secret": cred_secret}}},
+    )
+    store = store_for(env | {"OS_CLOUD": "app"})
+    store.authenticate()
+    assert login_methods(store) == ["application_credential"]
+    # The cloud's interface is the one of the service's own calls; browsers get the public one.
+    identity = store._identity
+    assert identity.get_endpoint("object-store", "public", None) == cloud.internal_storage_url
+    assert store.public_url == cloud.storage_url
+    assert store.tempurl_keys() is not None
+
+
+def test_os_variables_win_over_the_cloud(cloud: Cloud, tmp_path):
+    stale = password_cloud(cloud, password="an-old-password", username="someone-else")
+    env = write_clouds(tmp_path, {"uploads": stale, "other": {}}) | {
+        "OS_CLOUD": "uploads",
+        "OS_USER_ID": cloud.user_id,  # keeps the cloud's username out, as the ID would win
+        "OS_PASSWORD": cloud.password,
+    }
+    auth = Settings.from_env(service_env() | env).storage
+    assert (auth.username, auth.user_id, auth.cloud) == (None, cloud.user_id, "uploads")
+    store = store_for(env)
+    store.authenticate()
+    assert store.tempurl_keys() is not None
+    # The cloud's wrong password alone is refused, naming the cloud too.
+    with pytest.raises(StorageError) as error:
+        store_for(without(env, "OS_PASSWORD")).authenticate()
+    assert str(error.value) == (
+        "Keystone refused the credentials (401): check OS_USER_ID, OS_PASSWORD, OS_PROJECT_NAME "
+        "and the domains (or the auth of the clouds.yaml cloud 'uploads' that OS_CLOUD names)"
+    )
 
 
 # -- what the service does when Keystone or its token goes away ----------------------------------

@@ -1,22 +1,27 @@
-"""Rackspace Cloud Files (identity v2.0) and Keystone v3, on a real Swift.
+"""Rackspace Cloud Files (identity v2.0) on a real Swift, and the providers' settings.
 
-No local server can be Rackspace identity or a Keystone catalog, so those answers come from
-requests-mock (tests/support/rackspace.py, keystone.py). Their catalog points at an embedded Swift
-of this module and their token is one that Swift issued: every storage call the store makes is
-real, and what it did is read back from that Swift (headers, objects, the proxy's access log).
+No local server can be Rackspace identity, so its answers come from requests-mock
+(tests/support/rackspace.py). Its catalog points at an embedded Swift of this module and its token
+is one that Swift issued: every storage call the store makes is real, and what it did is read back
+from that Swift (headers, objects, the proxy's access log). Keystone v3 logins run against a real
+Keystone in tests/storage/test_keystone_real.py; here are its settings (OS_* variables, OS_CLOUD)
+and the one fault a real Keystone does not give on demand (a 503).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import requests
+import yaml
 
 from app import create_app
 from app.settings.parsers import ConfigError
@@ -27,15 +32,13 @@ from app.storage.interface import StorageError
 from app.storage.preparation import prepare
 from app.storage.rackspace_identity import RackspaceIdentity, parse_access
 from app.storage.swift import SwiftStore
-from app.web.runtime import Runtime
 from tests.support import rackspace
-from tests.support.keystone import KEYSTONE, OS, REGION, keystone_env, mock_keystone, service_env
+from tests.support.keystone import KEYSTONE, OS, keystone_env, service_env
 from tests.support.swift_account import (
     PUBLIC_CLIENT,
     SERVICENET_CLIENT,
     SwiftAccount,
     identity_mocked,
-    never_issued_token,
     shown,
 )
 
@@ -80,6 +83,8 @@ def mock() -> Iterator:
 def test_loaders_prefer_swift_v1_then_rackspace_then_keystone():
     rax = {k: v for k, v in rackspace.ENV.items() if k.startswith("RACKSPACE")}
     assert isinstance(settings(ST | rax | OS).storage, SwiftV1Auth)
+    # An OS_CLOUD of the shell does not take over either (no clouds.yaml is even read).
+    assert isinstance(settings(ST | {"OS_CLOUD": "no-such-cloud"}).storage, SwiftV1Auth)
     assert isinstance(Settings.from_env(keystone_env()).storage, KeystoneAuth)
     auth = Settings.from_env(rackspace.ENV | OS).storage
     assert isinstance(auth, RackspaceAuth)
@@ -110,11 +115,41 @@ def test_rackspace_settings_errors_name_the_variable(env, message):
         ({"OS_PASSWORD": ""}, "OS_PASSWORD is not set"),
         ({"OS_AUTH_URL": "https://keystone.example/v2.0"}, "Keystone v2.0"),
         ({"OS_APPLICATION_CREDENTIAL_ID": "abc"}, "OS_APPLICATION_CREDENTIAL_SECRET is not set"),
+        ({"OS_USERNAME": ""}, r"^OS_USERNAME is not set \(or OS_USER_ID; needed with OS_AUTH"),
+        (
+            {"OS_IDENTITY_API_VERSION": "2.0"},
+            "^OS_IDENTITY_API_VERSION is 2.0, but only Keystone v3 is supported: set it to 3",
+        ),
+        ({"OS_IDENTITY_API_VERSION": "2"}, "^OS_IDENTITY_API_VERSION is 2, but only Keystone v3"),
+        ({"OS_IDENTITY_API_VERSION": "v3"}, "^OS_IDENTITY_API_VERSION must be 3, got 'v3'"),
+        (
+            {"OS_AUTH_TYPE": "token"},
+            r"^OS_AUTH_TYPE is 'token', but only a password \(password, v3password\) or an "
+            r"application credential \(v3applicationcredential, applicationcredential\) can",
+        ),
+        ({"OS_AUTH_TYPE": "v2password"}, "^OS_AUTH_TYPE is 'v2password', but only"),
+        (
+            {"OS_AUTH_TYPE": "v3applicationcredential"},
+            r"^OS_APPLICATION_CREDENTIAL_ID is not set \(or OS_APPLICATION_CREDENTIAL_NAME with "
+            r"OS_USER_ID or OS_USERNAME; needed with OS_AUTH_TYPE=applicationcredential\)",
+        ),
     ],
 )
 def test_keystone_settings_errors_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(service_env() | OS | env)
+
+
+def test_an_application_credential_name_needs_its_user():
+    env = {
+        "OS_AUTH_URL": KEYSTONE,
+        "OS_APPLICATION_CREDENTIAL_NAME": "upload-signer",
+        "OS_APPLICATION_CREDENTIAL_SECRET": "app-cred-secret",
+    }
+    with pytest.raises(ConfigError, match=r"^OS_APPLICATION_CREDENTIAL_NAME needs its user"):
+        Settings.from_env(service_env() | env)
+    auth = Settings.from_env(service_env() | env | {"OS_USER_ID": "u1"}).storage
+    assert auth.uses_application_credential and auth.user_id == "u1"
 
 
 def test_pyrax_backend_needs_rackspace_credentials():
@@ -133,6 +168,18 @@ def test_settings_pick_the_keystone_application_credential():
     assert auth.application_credential_id == "app-cred-id"
     assert auth.secret == "app-cred-secret"
     assert "app-cred-secret" not in repr(auth)
+    # OS_AUTH_TYPE chooses between a password and an application credential given together.
+    both = OS | env
+    assert Settings.from_env(service_env() | both).storage.uses_application_credential
+    for auth_type, credential in [
+        ("v3password", False),
+        ("Password", False),
+        ("v3applicationcredential", True),
+        ("application_credential", True),
+    ]:
+        chosen = Settings.from_env(service_env() | both | {"OS_AUTH_TYPE": auth_type}).storage
+        assert chosen.uses_application_credential is credential, auth_type
+        assert chosen.secret == ("app-cred-secret" if credential else OS["OS_PASSWORD"])
 
 
 # -- Rackspace identity v2.0 + Cloud Files -----------------------------------------------------
@@ -293,115 +340,95 @@ def test_storage_5xx_is_a_storage_error_without_the_token(mock):
     assert str(error.value) == "account HEAD: storage answered 503 Service Unavailable"
 
 
-# -- Keystone v3 through python-swiftclient ------------------------------------------------------
-def test_keystone_password_start_up_signs_for_the_region_public_endpoint(mock, swift):
-    tokens = mock_keystone(mock, swift)
-    app = create_app(keystone_env({"UPLOAD_CONTAINER": "keystone"}))
-    assert app.test_client().get("/readyz").status_code == 200
-    request = tokens.request_history[0].json()["auth"]
-    assert request["identity"]["password"]["user"] == {
-        "name": "alice",
-        "password": "s3cret-password",
-        "domain": {"name": "Default"},
-    }
-    assert request["scope"] == {
-        "project": {"name": "uploads-project", "domain": {"name": "Default"}}
-    }
-    state = Runtime.of(app).storage
-    assert state.signer.storage_url == swift.public_url
-    url = state.signer.sign("PUT", "o", int(time.time()) + 60)
-    assert_valid_tempurl(url, "PUT", swift.tempurl_key())
-    assert requests.put(url, data=b"via Keystone", timeout=30).status_code == 201
-    assert swift.container_headers("keystone")["x-container-object-count"] == "1"
-    # The store's own calls used the public endpoint with Keystone's token.
-    own = swift.token_calls()
-    assert own and all(c.used(swift.token()) and c.client == PUBLIC_CLIENT for c in own)
-
-
-def test_keystone_application_credentials(mock, swift):
-    tokens = mock_keystone(mock, swift, {"methods": ["application_credential"]})
-    env = {
-        "OS_AUTH_URL": KEYSTONE,
-        "OS_APPLICATION_CREDENTIAL_ID": "cred-id",
-        "OS_APPLICATION_CREDENTIAL_SECRET": "cred-secret",
-        "OS_REGION_NAME": REGION,
-    }
-    store = open_store(Settings.from_env(service_env() | env))
-    store.authenticate()
-    assert store.public_url == swift.public_url
-    identity_ = tokens.request_history[0].json()["auth"]["identity"]
-    assert identity_["application_credential"] == {"id": "cred-id", "secret": "cred-secret"}
-    assert store.tempurl_keys() == swift.tempurl_keys()  # the token works on Swift
-
-
-def test_keystone_refusal_is_one_line(mock):
-    mock.post(
-        f"{KEYSTONE}/auth/tokens",
-        status_code=401,
-        json={
-            "error": {
-                "code": 401,
-                "title": "Unauthorized",
-                "message": "The request you have made requires authentication.",
-            }
-        },
-    )
-    with pytest.raises(StorageError) as error:
-        open_store(Settings.from_env(keystone_env())).authenticate()
-    assert str(error.value) == (
-        "Keystone refused the credentials (401): check OS_USERNAME, OS_PASSWORD, "
-        "OS_PROJECT_NAME and the domains"
-    )
-
-
-def test_keystone_region_without_swift(mock):
-    mock_keystone(mock, None)
-    store = open_store(Settings.from_env(keystone_env({"OS_REGION_NAME": "RegionNine"})))
-    with pytest.raises(StorageError) as error:
-        store.authenticate()
-    assert str(error.value) == (
-        "Keystone's catalog has no public object-store endpoint in region RegionNine; "
-        "it has: RegionOne, RegionTwo"
-    )
-
-
-def test_keystone_token_is_renewed_after_a_storage_401(mock, swift):
-    tokens = mock_keystone(mock, swift)
-    store = open_store(Settings.from_env(keystone_env()))
-    first = swift.token()
-    store.tempurl_keys()
-    swift.revoke_tokens()
-    second = swift.token()
-    store.tempurl_keys()
-    assert tokens.call_count == 2
-    assert [(c.token, c.outcome) for c in swift.token_calls()] == [
-        (shown(first), "2xx"),
-        (shown(first), "401"),
-        (shown(second), "2xx"),
-    ]
-
-
-def test_keystone_5xx_and_unreachable(mock):
+# -- Keystone v3 ---------------------------------------------------------------------------------
+# Logins, catalogs, revoked and short-lived tokens: tests/storage/test_keystone_real.py, on a real
+# Keystone. Here: what a real Keystone does not do on demand, and the reading of clouds.yaml.
+def test_keystone_5xx_is_one_line(mock):
     mock.post(f"{KEYSTONE}/auth/tokens", status_code=503)
     with pytest.raises(StorageError, match=r"^Keystone answered 503; try again later$"):
         open_store(Settings.from_env(keystone_env())).authenticate()
-    mock.post(f"{KEYSTONE}/auth/tokens", exc=requests.ConnectionError)
-    with pytest.raises(
-        StorageError, match=r"^Keystone unreachable at https://keystone\.example/v3"
-    ):
-        open_store(Settings.from_env(keystone_env())).authenticate()
 
 
-def test_keystone_token_is_renewed_before_it_expires(mock, swift):
-    soon = datetime.fromtimestamp(time.time() + 120, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
-    # The expiring token is one Swift never issued: had the store sent it, the log would say so.
-    expiring = never_issued_token()
-    tokens = mock_keystone(mock, swift, {"expires_at": soon, "token": expiring}, {})
-    store = open_store(Settings.from_env(keystone_env()))
-    store.authenticate()  # expires in 2 minutes, inside the 5-minute margin: renewed
-    store.tempurl_keys()
-    store.tempurl_keys()
-    assert tokens.call_count == 2
-    assert [(c.token, c.outcome) for c in swift.token_calls()] == [
-        (shown(swift.token()), "2xx")
-    ] * 2
+def write_clouds(path: Path, clouds: dict) -> dict[str, str]:
+    path.write_text(yaml.safe_dump({"clouds": clouds}))
+    return {"OS_CLIENT_CONFIG_FILE": str(path)}
+
+
+def test_os_cloud_fills_the_os_variables(tmp_path):
+    env = write_clouds(
+        tmp_path / "clouds.yaml",
+        {
+            "mine": {
+                "auth_type": "v3password",
+                "auth": {
+                    "auth_url": "https://keystone.example:5000",
+                    "username": "alice",
+                    "password": "s3cret-password",
+                    "project_name": "uploads-project",
+                    # One domain for both, as clouds.yaml allows.
+                    "domain_name": "uploads-domain",
+                },
+                "region_name": "RegionTwo",
+                "interface": "internal",
+                "cacert": "/etc/ssl/private-ca.pem",
+                "identity_api_version": 3,
+            }
+        },
+    )
+    auth = Settings.from_env(service_env() | env | {"OS_CLOUD": "mine"}).storage
+    assert isinstance(auth, KeystoneAuth)
+    assert (auth.auth_url, auth.username, auth.secret, auth.project_name) == (
+        "https://keystone.example:5000",
+        "alice",
+        "s3cret-password",
+        "uploads-project",
+    )
+    assert (auth.user_domain_name, auth.project_domain_name) == ("uploads-domain",) * 2
+    assert (auth.region_name, auth.interface, auth.cacert) == (
+        "RegionTwo",
+        "internal",
+        "/etc/ssl/private-ca.pem",
+    )
+    assert (auth.auth_type, auth.identity_api_version, auth.cloud) == ("password", "3", "mine")
+    assert "s3cret-password" not in repr(auth)
+    # Variables that are set win, and the cloud's v2 would be refused like OS_* is.
+    explicit = {"OS_CLOUD": "mine", "OS_REGION_NAME": "RegionOne", "OS_PROJECT_ID": "p1"}
+    auth = Settings.from_env(service_env() | env | explicit).storage
+    assert (auth.region_name, auth.project_id, auth.project_name) == ("RegionOne", "p1", None)
+
+
+def test_an_unknown_cloud_names_os_cloud_and_the_file(tmp_path):
+    env = write_clouds(tmp_path / "clouds.yaml", {"one": {}, "two": {}})
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(service_env() | env | {"OS_CLOUD": "three"})
+    assert str(error.value) == (
+        f"OS_CLOUD=three: no such cloud in {tmp_path / 'clouds.yaml'} (it has: one, two); set "
+        "OS_CLOUD to one of them, or OS_CLIENT_CONFIG_FILE to the file that has it"
+    )
+
+
+def test_no_clouds_yaml_lists_where_it_was_searched(tmp_path, monkeypatch):
+    from openstack.config import loader
+
+    folders = [tmp_path / "here", tmp_path / "etc"]
+    files = [str(folder / f"clouds.{suffix}") for folder in folders for suffix in ("yaml", "yml")]
+    monkeypatch.setattr(loader, "CONFIG_FILES", files)
+    monkeypatch.setattr(loader, "SECURE_FILES", [])
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(service_env() | {"OS_CLOUD": "mine"})
+    assert str(error.value) == (
+        "OS_CLOUD=mine: no clouds.yaml found; searched clouds.yaml, clouds.yml and clouds.json "
+        f"in {folders[0]}, {folders[1]} (OS_CLIENT_CONFIG_FILE names another file)"
+    )
+    missing = {"OS_CLOUD": "mine", "OS_CLIENT_CONFIG_FILE": str(tmp_path / "nowhere.yaml")}
+    with pytest.raises(ConfigError, match=r"^OS_CLIENT_CONFIG_FILE is '.*nowhere.yaml', which"):
+        Settings.from_env(service_env() | missing)
+
+
+def test_os_cloud_without_openstacksdk_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openstack", None)  # as if not installed
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(service_env() | {"OS_CLOUD": "mine"})
+    assert str(error.value) == (
+        "OS_CLOUD is set but openstacksdk is not installed: pip install 'upload-signer[clouds]'"
+    )
