@@ -23,6 +23,7 @@ import requests
 
 from ..settings.parsers import ConfigError
 from ..settings.service import Settings
+from ..settings.storage import KeystoneAuth, RackspaceAuth
 from ..storage.factory import open_store
 from ..storage.interface import ObjectStore, StorageError
 from ..storage.preparation import CORS_ORIGIN_HEADER, desired_cors, prepare
@@ -113,8 +114,37 @@ class Checker:
         region = self.store.region
         return detail + (f", region {region}" if region else "")
 
+    def forbidden(self, exc: StorageError, what: str) -> Failed:
+        """A 403: the storage user holds no role that owns the account; the fix names it."""
+        return Failed(f"{exc}: the storage user may not {what}; fix: {self.role_fix()}")
+
+    def role_fix(self) -> str:
+        auth = self.settings.storage
+        if isinstance(auth, RackspaceAuth):
+            return "give the Rackspace user the Cloud Files role object-store:admin"
+        if not isinstance(auth, KeystoneAuth):
+            return "use a user that owns the account (tempauth: an .admin user)"
+        command = f"openstack role add --user {auth.user_id or auth.username or '<user>'}"
+        if auth.username and not auth.user_id:
+            command += f" --user-domain {auth.user_domain_id or auth.user_domain_name}"
+        command += f" --project {auth.project_id or auth.project_name or '<project>'}"
+        if auth.project_name and not auth.project_id:
+            command += f" --project-domain {auth.project_domain_id or auth.project_domain_name}"
+        fix = (
+            "give the Keystone user a role in Swift's keystoneauth operator_roles (member on "
+            f"most clouds; reader is not one): `{command} member`"
+        )
+        if auth.uses_application_credential:
+            fix += ", then create a new application credential (its roles are fixed when made)"
+        return fix
+
     def fix(self) -> str:
-        prepare(self.store, self.settings)  # exactly what the service does at start-up
+        try:
+            prepare(self.store, self.settings)  # exactly what the service does at start-up
+        except StorageError as exc:
+            if "403" in str(exc):
+                raise self.forbidden(exc, "prepare the containers and the TempURL key") from None
+            raise
         return "containers, CORS metadata and TempURL key are as the service sets them"
 
     def containers(self) -> tuple[str, ...]:
@@ -126,12 +156,7 @@ class Checker:
             meta = self.store.container_metadata(name)
         except StorageError as exc:
             if "403" in str(exc):
-                raise Failed(
-                    f"{exc}: the storage user may not read {name!r}; fix: give it write access "
-                    "to the account (Keystone: a role in the proxy's operator_roles, e.g. "
-                    "`openstack role add --user <user> --project <project> member`; Swift v1: "
-                    "an .admin user)"
-                ) from None
+                raise self.forbidden(exc, f"read {name!r}") from None
             raise
         if meta is None:
             raise Failed(
@@ -159,7 +184,12 @@ class Checker:
         return f"{name!r} allows {', '.join(origins)}"
 
     def tempurl_key(self) -> str:
-        key, key2 = self.store.tempurl_keys()
+        try:
+            key, key2 = self.store.tempurl_keys()
+        except StorageError as exc:
+            if "403" in str(exc):
+                raise self.forbidden(exc, "read the account's TempURL key") from None
+            raise
         secret = self.settings.tempurl_key
         configured = secret.get_secret_value() if secret else None
         if configured:

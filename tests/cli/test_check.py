@@ -1,7 +1,8 @@
 """`upload-signer check` against a real embedded Swift.
 
-With Swift v1 auth on the session's Swift, and behind a mocked Rackspace identity (with ServiceNet)
-or Keystone whose catalog points at a Swift of this module.
+With Swift v1 auth on the session's Swift, behind a mocked Rackspace identity (with ServiceNet)
+whose catalog points at a Swift of this module, and behind a real Keystone with a Swift that takes
+its tokens.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
 from swiftclient import client as swift_client
 
 from app.cli.check import run_check
 from tests.support import rackspace
 from tests.support.constants import ALLOWED_ORIGIN, TOKEN
-from tests.support.keystone import keystone_env, mock_keystone
+from tests.support.keystone import service_env
+from tests.support.keystone_server import PROJECT, READER_ROLE, ROLE, Cloud, keystone_cloud
 from tests.support.servers import BIN, ROOT
 from tests.support.swift_account import (
     PUBLIC_CLIENT,
@@ -232,16 +235,59 @@ def test_check_names_an_unknown_rackspace_region():
     )
 
 
-def test_check_passes_on_keystone(cloud):
-    env = keystone_env(own_container())
-    with identity_mocked() as mock:
-        mock_keystone(mock, cloud)
-        code, lines = check(env, fix=True)
+# -- a real Keystone --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    with keystone_cloud(tmp_path_factory.mktemp("check-keystone")) as started:
+        yield started
+
+
+def test_check_passes_on_keystone(keystone: Cloud):
+    env = service_env() | keystone.password_env() | own_container()
+    code, lines = check(env, fix=True)
     assert code == 0, lines
     assert line(lines, "authenticate") == (
-        f"ok    authenticate           keystone-v3, storage URL {cloud.public_url}, "
-        "region RegionTwo"
+        f"ok    authenticate           keystone-v3, storage URL {keystone.storage_url}, "
+        "region RegionOne"
     )
-    assert cloud.object_names(env["UPLOAD_CONTAINER"]) == []
-    own = [c for c in cloud.calls() if c.token]
-    assert own and all(c.used(cloud.token()) for c in own)
+    assert lines[-1] == "all checks passed: browsers can upload"
+    listing = requests.get(
+        f"{keystone.storage_url}/{env['UPLOAD_CONTAINER']}",
+        headers={"X-Auth-Token": keystone.user_token()},
+        timeout=30,
+    )
+    assert listing.status_code == 204  # empty: its test object deleted again
+
+
+def test_check_names_the_role_a_reader_only_user_lacks(keystone: Cloud):
+    env = service_env() | keystone.add_user("reader-only", READER_ROLE) | own_container()
+    code, lines = check(env)
+    assert code == 1
+    assert line(lines, "authenticate").startswith("ok")  # Keystone lets it in; Swift does not
+    domain = keystone.domain_id
+    fix = (
+        "fix: give the Keystone user a role in Swift's keystoneauth operator_roles (member on "
+        "most clouds; reader is not one): `openstack role add --user reader-only --user-domain "
+        f"{domain} --project {PROJECT} --project-domain {domain} member`"
+    )
+    container = env["UPLOAD_CONTAINER"]
+    assert line(lines, "container") == (
+        "FAIL  container              container HEAD: storage answered 403 Forbidden: the "
+        f"storage user may not read {container!r}; {fix}"
+    )
+    assert line(lines, "TempURL key") == (
+        "FAIL  TempURL key            account HEAD: storage answered 403 Forbidden: the "
+        f"storage user may not read the account's TempURL key; {fix}"
+    )
+    code, lines = check(env, fix=True)
+    assert code == 1
+    assert line(lines, "fix").endswith(f"may not prepare the containers and the TempURL key; {fix}")
+
+    # The fix it names is the one: with the member role, check --fix passes.
+    admin = keystone.admin()
+    user = admin.find("users", "reader-only")
+    admin.call(
+        "PUT", f"/projects/{keystone.project_id}/users/{user}/roles/{admin.find('roles', ROLE)}"
+    )
+    code, lines = check(env, fix=True)
+    assert code == 0, lines
