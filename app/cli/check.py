@@ -94,9 +94,7 @@ class Checker:
         if auth.provider == "rackspace":
             return "RACKSPACE_USERNAME and RACKSPACE_API_KEY"
         if auth.provider == "keystone-v3":
-            if getattr(auth, "application_credential_id", None):
-                return "OS_APPLICATION_CREDENTIAL_ID and OS_APPLICATION_CREDENTIAL_SECRET"
-            return "OS_USERNAME, OS_PASSWORD and the OS_*_DOMAIN_* and OS_PROJECT_* settings"
+            return auth.credential_variables()
         return "ST_USER and ST_KEY"
 
     def authenticate(self) -> str:
