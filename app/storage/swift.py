@@ -107,6 +107,12 @@ class SwiftStore:
     ) -> None:
         """``identity`` replaces the token source built from ``auth`` (tests give it a clock)."""
         self._servicenet = isinstance(auth, RackspaceAuth) and auth.servicenet
+        # The catalog interface of the service's own calls (swiftclient asks the session).
+        self._own_interface = (
+            auth.interface
+            if isinstance(auth, KeystoneAuth)
+            else ("internal" if self._servicenet else "public")
+        )
         self._breaker = breaker or CircuitBreaker()
         self._local = threading.local()
         self._token: tuple[str, str] | None = None  # v1 auth: shared by the threads' connections
@@ -205,9 +211,10 @@ class SwiftStore:
 
     @property
     def own_url(self) -> str:
-        """Where the service's own calls go (internalURL with RACKSPACE_SERVICENET=1)."""
+        """Where the service's own calls go: internalURL with RACKSPACE_SERVICENET=1, the
+        catalog's OS_INTERFACE endpoint with Keystone."""
         if self._identity is not None:
-            return self._identity.url("internal" if self._servicenet else "public")
+            return self._identity.url(self._own_interface)
         return self.public_url
 
     @property

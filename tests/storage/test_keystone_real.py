@@ -154,6 +154,7 @@ def test_os_interface_chooses_the_endpoint_of_the_service_s_own_calls(cloud: Clo
     # swiftclient's calls took the internal endpoint; browsers still get the public one.
     assert identity.get_endpoint("object-store", "public", None) == cloud.internal_storage_url
     assert store.public_url == cloud.storage_url
+    assert store.own_url == cloud.internal_storage_url  # what `check` reports as its own calls
 
 
 def test_os_cacert_verifies_keystone(cloud: Cloud, tmp_path):
@@ -355,6 +356,7 @@ def test_os_cloud_with_an_application_credential_and_a_secure_yaml(cloud: Cloud,
     identity = store._identity
     assert identity.get_endpoint("object-store", "public", None) == cloud.internal_storage_url
     assert store.public_url == cloud.storage_url
+    assert store.own_url == cloud.internal_storage_url  # what `check` reports as its own calls
     assert store.tempurl_keys() is not None
 
 
