@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from swiftclient.client import Connection
 
 from app.embedded.node import free_port
 from tests.support.processes import wait_gone
@@ -103,7 +104,14 @@ def test_the_printed_try_it_session_uploads_and_downloads_a_file(dev_stack, tmp_
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (work / "hello-again.txt").read_text() == (work / "hello.txt").read_text()
-    assert any(line.startswith("Storage:         ST_AUTH=") for line in lines), lines
+    # The printed ST_* are the embedded store's: swiftclient (as `check` or the swift CLI)
+    # logs in with them and finds the file just uploaded.
+    storage = next(line for line in lines if line.startswith("Storage:")).split()[1:]
+    st = dict(item.split("=", 1) for item in storage)
+    assert sorted(st) == ["ST_AUTH", "ST_KEY", "ST_USER"], lines
+    conn = Connection(authurl=st["ST_AUTH"], user=st["ST_USER"], key=st["ST_KEY"], retries=0)
+    _, objects = conn.get_container("uploads")
+    assert [entry["bytes"] for entry in objects] == [len((work / "hello.txt").read_bytes())]
     # The console holds the banner; the API's log lines (the requests just made) go to a file.
     log = next(line for line in lines if line.startswith("API log:")).split(None, 2)[2]
     assert '"method": "POST", "path": "/uploads", "status": 201' in Path(log).read_text()
