@@ -58,7 +58,7 @@ def outcome(call) -> StorageError | None:
 
 def test_a_call_to_a_frozen_store_ends_after_one_timeout_not_one_per_retry(storage, monkeypatch):
     store = store_of(storage)
-    requests = record_storage_requests(monkeypatch)
+    requests = record_storage_requests(monkeypatch, storage.port)
     pid = proxy_pid(storage)
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -76,7 +76,7 @@ def test_after_consecutive_timeouts_calls_fail_fast_then_one_probe_heals(storage
     now = [0.0]  # the breaker's clock: the cool-down ends when the test moves it on
     breaker = CircuitBreaker(threshold=2, cooldown=1.0, clock=lambda: now[0])
     store = store_of(storage, breaker)
-    requests = record_storage_requests(monkeypatch)
+    requests = record_storage_requests(monkeypatch, storage.port)
     pid = proxy_pid(storage)
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -119,7 +119,7 @@ def test_readiness_and_requests_answer_503_fast_while_the_breaker_is_open(
     os.kill(frozen, signal.SIGCONT)
     client = create_app(env).test_client()
     assert client.get("/readyz").status_code == 200
-    requests = record_storage_requests(monkeypatch)
+    requests = record_storage_requests(monkeypatch, storage.port)
     os.kill(frozen, signal.SIGSTOP)
     for _ in range(3):  # the breaker's threshold of consecutive timeouts
         assert_503_with_retry_after(client.get("/readyz"))
@@ -142,7 +142,7 @@ def test_readiness_probes_waiting_behind_a_slow_one_share_its_answer(storage, mo
     readiness.start()
     assert readiness.prepared is not None
     readiness._checked_at = 0.0  # the cached answer is old: the next probe asks storage
-    requests = record_storage_requests(monkeypatch)
+    requests = record_storage_requests(monkeypatch, storage.port)
     pid = proxy_pid(storage)
     answers: list[str | None] = []
 

@@ -111,7 +111,7 @@ def test_storage_killed_is_survived(storage, settings):
 def test_frozen_storage_times_out_instead_of_hanging_a_worker(storage, settings, monkeypatch):
     client = create_app(settings).test_client()
     assert client.get("/readyz").status_code == 200
-    requests = record_storage_requests(monkeypatch)
+    requests = record_storage_requests(monkeypatch, storage.port)
     answers = []
     probe = threading.Thread(target=lambda: answers.append(client.get("/readyz")), daemon=True)
     pid = proxy_pid(storage)

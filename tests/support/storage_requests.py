@@ -35,13 +35,16 @@ class StorageRequests:
             return len(self._sent)
 
 
-def record_storage_requests(monkeypatch: pytest.MonkeyPatch) -> StorageRequests:
-    """Records the storage requests of every swiftclient connection until the test ends."""
+def record_storage_requests(monkeypatch: pytest.MonkeyPatch, port: int) -> StorageRequests:
+    """Records the requests every swiftclient connection sends to the storage on ``port`` until
+    the test ends. Only that storage's: a store an earlier test left behind (its app's
+    background re-authentication, say) sends its own requests to a server gone since."""
     requests = StorageRequests()
     send = swift.HTTPConnection._request
 
     def recorded(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
-        requests.add(method, url)
+        if self.parsed_url.port == port:
+            requests.add(method, url)
         return send(self, method, url, *args, **kwargs)
 
     monkeypatch.setattr(swift.HTTPConnection, "_request", recorded)
