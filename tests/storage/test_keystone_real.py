@@ -382,21 +382,23 @@ def test_os_variables_win_over_the_cloud(cloud: Cloud, tmp_path):
 
 
 # -- what the service does when Keystone or its token goes away ----------------------------------
+def upload_through(client, filename: str, data: bytes) -> dict:
+    """``POST /uploads`` answered 201, and Swift stored ``data`` at its ``upload_url``: the
+    answer."""
+    answer = client.post("/uploads", json={"filename": filename}, headers=API)
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    stored = requests.put(body["upload_url"], data=data, headers=body["upload_headers"], timeout=30)
+    assert stored.status_code == 201
+    return body
+
+
 def test_a_token_revoked_mid_upload_is_replaced_by_a_new_login(cloud: Cloud):
     env = service_env() | cloud.password_env() | {"UPLOAD_CONTAINER": "revoked"}
     app = create_app(env | {"READY_CACHE_SECONDS": "0"})  # each /readyz asks storage
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
-    answer = client.post("/uploads", json={"filename": "revoked.txt"}, headers=API)
-    assert answer.status_code == 201
-    body = answer.get_json()
-    stored = requests.put(
-        body["upload_url"],
-        data=b"before the revocation",
-        timeout=30,
-        headers=body["upload_headers"],
-    )
-    assert stored.status_code == 201
+    body = upload_through(client, "revoked.txt", b"before the revocation")
 
     first = service_token(app)
     cloud.revoke(first)
@@ -426,16 +428,7 @@ def test_signing_goes_on_while_keystone_is_down(cloud: Cloud):
     try:
         with pytest.raises(requests.ConnectionError):
             requests.get(cloud.keystone.url, timeout=5)
-        answer = client.post("/uploads", json={"filename": "offline.txt"}, headers=API)
-        assert answer.status_code == 201
-        body = answer.get_json()
-        stored = requests.put(
-            body["upload_url"],
-            data=b"signed without Keystone",
-            timeout=30,
-            headers=body["upload_headers"],
-        )
-        assert stored.status_code == 201
+        body = upload_through(client, "offline.txt", b"signed without Keystone")
     finally:
         cloud.keystone.start()
     # Swift has the bytes (read with a token, now that Keystone answers again).
