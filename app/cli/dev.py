@@ -90,6 +90,9 @@ def run_dev(args) -> int:
     page: FrontendServer | None = None
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C stops everything even where SIGINT came in ignored (a shell's background job, which
+    # Python then leaves ignored): this command's way to stop is the interrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         given = [name for name in STORAGE_VARIABLES if env.get(name)]
         if len(given) == len(STORAGE_VARIABLES):

@@ -36,6 +36,9 @@ def dev_stack(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # Started as a shell's background job is (SIGINT ignored): Ctrl-C must stop it anyway.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        start_new_session=True,  # its own process group, which a failed stop kills whole
     )
     lines: list[str] = []
     try:
@@ -52,7 +55,8 @@ def dev_stack(tmp_path):
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)  # gunicorn too, not left orphaned
+                process.wait()
         process.stdout.close()
 
 
