@@ -9,20 +9,23 @@ import pytest
 
 from bench import many_files
 from bench.__main__ import parse_args as bench_args
+from bench.accounting import (
+    ProxyLog,
+    bound_by,
+    cpu_accounting,
+    cpu_line,
+    descendants,
+    machine_jiffies,
+    proxy_log_source,
+)
 from bench.many_files import (
     ROOT,
     PageUnavailable,
-    ProxyLog,
     answer_times,
-    bound_by,
     count_requests,
-    cpu_accounting,
-    descendants,
     floor,
-    machine_jiffies,
     parse_args,
     per_file_page,
-    proxy_log_source,
     render,
     render_suite,
     request_kind,
@@ -329,9 +332,9 @@ def test_cpu_is_what_each_component_used_between_two_snapshots():
         "share_of_a_core": 0.6,
     }
     assert "storage 1.90, api 0.30, relay 0.20, chromium 1.10, driver 0.00 = 3.50 CPU-s of 2 " in (
-        many_files.cpu_line(cpu)
+        cpu_line(cpu)
     )
-    assert "cores x 2.50 s (70%); the whole machine busy 90%" in many_files.cpu_line(cpu)
+    assert "cores x 2.50 s (70%); the whole machine busy 90%" in cpu_line(cpu)
 
 
 def cpu(machine: float, ours: float = 0.3, busiest: float = 0.4) -> dict:
