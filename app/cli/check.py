@@ -14,7 +14,8 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -112,9 +113,18 @@ class Checker:
         region = self.store.region
         return detail + (f", region {region}" if region else "")
 
-    def forbidden(self, exc: StorageError, what: str) -> Failed:
-        """A 403: the storage user holds no role that owns the account; the fix names it."""
-        return Failed(f"{exc}: the storage user may not {what}; fix: {self.role_fix()}")
+    @contextmanager
+    def may(self, what: str) -> Iterator[None]:
+        """A 403 inside becomes a failure naming the fix: the storage user holds no role that
+        owns the account."""
+        try:
+            yield
+        except StorageError as exc:
+            if "403" in str(exc):
+                raise Failed(
+                    f"{exc}: the storage user may not {what}; fix: {self.role_fix()}"
+                ) from None
+            raise
 
     def role_fix(self) -> str:
         auth = self.settings.storage
@@ -137,12 +147,8 @@ class Checker:
         return fix
 
     def fix(self) -> str:
-        try:
+        with self.may("prepare the containers and the TempURL key"):
             prepare(self.store, self.settings)  # exactly what the service does at start-up
-        except StorageError as exc:
-            if "403" in str(exc):
-                raise self.forbidden(exc, "prepare the containers and the TempURL key") from None
-            raise
         return "containers, CORS metadata and TempURL key are as the service sets them"
 
     def containers(self) -> tuple[str, ...]:
@@ -150,12 +156,8 @@ class Checker:
         return (self.settings.container, self.settings.segments_container)
 
     def container(self, name: str) -> str:
-        try:
+        with self.may(f"read {name!r}"):
             meta = self.store.container_metadata(name)
-        except StorageError as exc:
-            if "403" in str(exc):
-                raise self.forbidden(exc, f"read {name!r}") from None
-            raise
         if meta is None:
             raise Failed(
                 f"container {name!r} does not exist; fix: `upload-signer check --fix` "
@@ -182,12 +184,8 @@ class Checker:
         return f"{name!r} allows {', '.join(origins)}"
 
     def tempurl_key(self) -> str:
-        try:
+        with self.may("read the account's TempURL key"):
             key, key2 = self.store.tempurl_keys()
-        except StorageError as exc:
-            if "403" in str(exc):
-                raise self.forbidden(exc, "read the account's TempURL key") from None
-            raise
         secret = self.settings.tempurl_key
         configured = secret.get_secret_value() if secret else None
         if configured:
